@@ -1,0 +1,53 @@
+// In-memory data sets: features as float rows, labels as float rows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/shape.h"
+
+namespace lockstep {
+
+class DataSpec;  // proto/train.proto
+
+enum class LabelKind {
+  kClassIndex,  // label_width == 1, value is the class index 0..num_classes-1
+  kOneHot,      // label_width == num_classes
+  kValue,       // regression targets, label_width columns
+};
+
+struct Dataset {
+  Shape sample_shape;          // per-sample feature shape, e.g. {14} or {28, 28, 1}
+  int64_t num_samples = 0;
+  std::vector<float> features;  // num_samples * numel(sample_shape), row-major
+  LabelKind label_kind = LabelKind::kClassIndex;
+  int64_t label_width = 1;
+  std::vector<float> labels;    // num_samples * label_width
+  int32_t num_classes = 0;      // 0 for kValue
+  std::string source;           // file name (or "synthetic") for messages
+
+  int64_t sample_size() const { return numel(sample_shape); }
+  const float* sample(int64_t i) const { return features.data() + i * sample_size(); }
+  const float* label(int64_t i) const { return labels.data() + i * label_width; }
+};
+
+struct LoadOptions {
+  // shard_mode LOCAL: load only part `shard_index` of `shard_count`
+  // contiguous, as-even-as-possible parts of the file. GLOBAL: 0 of 1.
+  int shard_index = 0;
+  int shard_count = 1;
+};
+
+// Loads the data set a DataSpec describes (synthetic, CSV, IDX, NPY), applies
+// limit, scale and shift, and validates it (no NaN/Inf, labels in range,
+// not empty). `field` is the config path of the spec ("data",
+// "validation_data") used in error messages when no file position applies.
+// Errors: lockstep::Error with exit status 2, WHERE = "file:line" or field.
+Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadOptions& options = {});
+
+// Removes the last `fraction` of the samples (Keras validation_split takes
+// them from the end, before shuffling) and returns them as a new data set.
+Dataset split_off_tail(Dataset& data, double fraction);
+
+}  // namespace lockstep

@@ -1,0 +1,75 @@
+// The layer contract. Activations are [rows, width] row-major float buffers
+// (width = numel of the per-sample shape; channels last). A layer declares its
+// parameters in build(), gets pointers into the arenas in bind(), sizes its
+// caches once in reserve(), and from then on forward/backward allocate nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/parameters.h"
+#include "core/shape.h"
+
+namespace lockstep {
+
+class Communicator;
+
+// What a layer may need to know about the step it is part of.
+struct StepContext {
+  bool training = false;
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;          // global optimizer step (dropout key)
+  int64_t batch_offset = 0;  // position of this rank's first row in the global batch
+  int64_t global_rows = 0;   // rows in the global batch (all ranks)
+};
+
+class Layer {
+ public:
+  explicit Layer(std::string name) : name_(std::move(name)) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const std::string& name() const { return name_; }
+  virtual const char* type_name() const = 0;  // Keras class name, e.g. "Dense"
+
+  // Declares parameters; returns the per-sample output shape. Called once.
+  Shape build(const Shape& input_shape, ParameterStore& store) {
+    input_shape_ = input_shape;
+    output_shape_ = build_impl(input_shape, store);
+    return output_shape_;
+  }
+  // The arenas exist now: cache pointers into them.
+  virtual void bind(ParameterStore& store) {}
+  // Size caches for up to max_rows rows.
+  virtual void reserve(int64_t max_rows) {}
+  // Communication for layers that need it (synchronized BatchNormalization).
+  virtual void set_communicator(Communicator* comm) {}
+  // Index of this layer in its model (keys dropout masks).
+  void set_index(int index) { index_ = index; }
+
+  // y = f(x) for `rows` rows (rows may be 0).
+  virtual void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) = 0;
+  // Given dL/dy, ACCUMULATES parameter gradients and writes dL/dx (dx may be
+  // null: the first layer needs no input gradient). x and y are the buffers of
+  // the matching forward call.
+  virtual void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,
+                        int64_t rows) = 0;
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+  int64_t input_width() const { return numel(input_shape_); }
+  int64_t output_width() const { return numel(output_shape_); }
+
+ protected:
+  virtual Shape build_impl(const Shape& input_shape, ParameterStore& store) = 0;
+  int index() const { return index_; }
+
+ private:
+  std::string name_;
+  Shape input_shape_, output_shape_;
+  int index_ = 0;
+};
+
+}  // namespace lockstep

@@ -1,0 +1,139 @@
+#include "core/model.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/activation_layer.h"
+#include "core/batch_norm.h"
+#include "core/communicator.h"
+#include "core/dense.h"
+#include "core/error.h"
+#include "core/layer_factory.h"
+
+namespace lockstep {
+
+Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : spec_(spec) {
+  if (spec.input_shape_size() == 0)
+    throw_input_error(field + ".input_shape", "missing: give the shape of one sample, e.g. input_shape: 14");
+  for (int d : spec.input_shape()) {
+    if (d <= 0) throw_input_error(field + ".input_shape", "sizes must be > 0, got " + std::to_string(d));
+    input_shape_.push_back(d);
+  }
+  if (spec.layers_size() == 0) throw_input_error(field + ".layers", "the model has no layers");
+
+  std::map<std::string, int> counts;
+  Shape shape = input_shape_;
+  std::vector<std::pair<int, int>> param_ids;  // [first, end) declared by each layer
+  for (int i = 0; i < spec.layers_size(); ++i) {
+    const LayerSpec& ls = spec.layers(i);
+    const std::string where = field + ".layers[" + std::to_string(i) + "]";
+    const std::string prefix = layer_name_prefix(ls, where);
+    const std::string name = ls.has_name() ? ls.name() : prefix + "_" + std::to_string(++counts[prefix]);
+    for (const auto& l : layers_)
+      if (l->name() == name) throw_input_error(where + ".name", "duplicate layer name '" + name + "'");
+    auto layer = make_layer(ls, name, where);
+    layer->set_index(i);
+    const int first = static_cast<int>(params_.entries().size());
+    try {
+      shape = layer->build(shape, params_);
+    } catch (const Error& e) {
+      throw Error(where, e.message(), e.exit_code());
+    }
+    param_ids.emplace_back(first, static_cast<int>(params_.entries().size()));
+    layers_.push_back(std::move(layer));
+  }
+  params_.finalize();
+  params_.initialize(seed);
+  for (auto& l : layers_) l->bind(params_);
+
+  // Gradient ranges: a layer owns its parameters' arena span up to where the
+  // next layer's parameters begin (alignment padding included).
+  std::vector<size_t> begin(layers_.size(), SIZE_MAX);
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (int id = param_ids[i].first; id < param_ids[i].second; ++id)
+      if (params_.info(id).trainable) begin[i] = std::min(begin[i], params_.info(id).offset);
+  grad_ranges_.assign(layers_.size(), {0, 0});
+  size_t next_begin = params_.trainable_count();
+  for (size_t i = layers_.size(); i-- > 0;) {
+    if (begin[i] == SIZE_MAX) continue;
+    grad_ranges_[i] = {begin[i], next_begin};
+    next_begin = begin[i];
+  }
+}
+
+void Model::connect(Communicator& world, bool force_sync) {
+  std::map<int, Communicator*> by_group_size;
+  for (auto& l : layers_) {
+    auto* bn = dynamic_cast<BatchNormLayer*>(l.get());
+    if (!bn || !(bn->options().synchronized || force_sync)) continue;
+    int k = bn->options().sync_group_size;
+    if (k == 0 || k >= world.size()) k = world.size();
+    if (k <= 1) continue;  // local statistics
+    if (!by_group_size.count(k)) {
+      if (k == world.size()) {
+        by_group_size[k] = &world;
+      } else {
+        group_comms_.push_back(world.split(world.rank() / k, world.rank()));
+        by_group_size[k] = group_comms_.back().get();
+      }
+    }
+    bn->set_communicator(by_group_size[k]);
+  }
+}
+
+ActivationKind Model::final_activation() const {
+  const Layer& last = *layers_.back();
+  if (auto* a = dynamic_cast<const ActivationLayer*>(&last)) return a->activation().kind;
+  if (auto* d = dynamic_cast<const DenseLayer*>(&last)) return d->activation().kind;
+  return ActivationKind::kLinear;
+}
+
+void Model::fuse_final_activation() {
+  fused_output_ = true;
+  if (auto* d = dynamic_cast<DenseLayer*>(layers_.back().get())) d->set_gradient_is_preactivation(true);
+}
+
+void Model::reserve(int64_t max_rows) {
+  if (max_rows <= reserved_rows_) return;
+  reserved_rows_ = max_rows;
+  activations_.resize(layers_.size());
+  int64_t widest = input_width();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    activations_[i].assign(static_cast<size_t>(max_rows * layers_[i]->output_width()), 0.0f);
+    widest = std::max(widest, layers_[i]->output_width());
+    layers_[i]->reserve(max_rows);
+  }
+  grad_a_.assign(static_cast<size_t>(max_rows * widest), 0.0f);
+  grad_b_.assign(grad_a_.size(), 0.0f);
+  output_grad_.assign(static_cast<size_t>(max_rows * output_width()), 0.0f);
+}
+
+const float* Model::forward(const StepContext& ctx, const float* input, int64_t rows) {
+  if (rows > reserved_rows_)
+    throw_runtime_error("model", "batch of " + std::to_string(rows) + " rows exceeds the reserved " +
+                                     std::to_string(reserved_rows_));
+  last_input_ = input;
+  const float* x = input;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    float* y = activations_[i].data();
+    layers_[i]->forward(ctx, x, y, rows);
+    x = y;
+  }
+  return x;
+}
+
+void Model::backward(const StepContext& ctx, const float* grad_output, int64_t rows, GradientSync* sync) {
+  size_t top = layers_.size();
+  // A fused final Activation layer: the loss already produced dL/d(its input).
+  if (fused_output_ && dynamic_cast<ActivationLayer*>(layers_.back().get())) --top;
+  const float* dy = grad_output;
+  for (size_t i = top; i-- > 0;) {
+    const float* x = i == 0 ? last_input_ : activations_[i - 1].data();
+    float* dx = i == 0 ? nullptr : (dy == grad_a_.data() ? grad_b_.data() : grad_a_.data());
+    layers_[i]->backward(ctx, x, activations_[i].data(), dy, dx, rows);
+    if (sync && grad_ranges_[i].second > grad_ranges_[i].first) sync->ready(grad_ranges_[i].first, grad_ranges_[i].second);
+    dy = dx;
+  }
+}
+
+}  // namespace lockstep

@@ -1,0 +1,81 @@
+// Sequential model: built from a ModelSpec (the proto is the one source of
+// truth; the C++ builders in core/keras.h produce the same spec). Owns the
+// layers, the parameter arenas and activation buffers sized once for the
+// largest batch, so forward/backward allocate nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/activations.h"
+#include "core/gradient_sync.h"
+#include "core/layer.h"
+#include "core/parameters.h"
+#include "model.pb.h"
+
+namespace lockstep {
+
+class Communicator;
+
+class Model {
+ public:
+  // Validates the spec (errors name `field`, e.g. "model.layers[2].dropout.rate")
+  // and builds the layers and arenas. Parameters are initialised from `seed`.
+  explicit Model(const ModelSpec& spec, uint64_t seed = 1, const std::string& field = "model");
+
+  const ModelSpec& spec() const { return spec_; }
+  const std::string& name() const { return spec_.name(); }
+  size_t layer_count() const { return layers_.size(); }
+  Layer& layer(size_t i) { return *layers_[i]; }
+  const Layer& layer(size_t i) const { return *layers_[i]; }
+  ParameterStore& parameters() { return params_; }
+  const ParameterStore& parameters() const { return params_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return layers_.empty() ? input_shape_ : layers_.back()->output_shape(); }
+  int64_t input_width() const { return numel(input_shape_); }
+  int64_t output_width() const { return numel(output_shape()); }
+
+  // Gives synchronized BatchNormalization layers their group communicators
+  // (split from `world` by sync_group_size). force_sync: treat every
+  // BatchNormalization as synchronized (convert_sync_batchnorm).
+  void connect(Communicator& world, bool force_sync = false);
+
+  // The final activation (softmax/sigmoid) whose derivative the loss folds in.
+  ActivationKind final_activation() const;
+  // The loss supplies dL/d(input of the final activation) from now on.
+  void fuse_final_activation();
+
+  // Sizes activation buffers for up to max_rows rows (once; may grow).
+  void reserve(int64_t max_rows);
+  int64_t reserved_rows() const { return reserved_rows_; }
+
+  // Runs the layers on `rows` rows of input; returns the output buffer.
+  const float* forward(const StepContext& ctx, const float* input, int64_t rows);
+  // From dL/d(output) (see fuse_final_activation) back to the first layer,
+  // accumulating into the gradient arena and telling `sync` (may be null)
+  // as each layer's gradients become final.
+  void backward(const StepContext& ctx, const float* grad_output, int64_t rows, GradientSync* sync);
+
+  // Output of the last forward call.
+  const float* output() const { return activations_.back().data(); }
+  // Writable buffer for the loss gradient, [reserved_rows, output_width].
+  float* output_grad() { return output_grad_.data(); }
+
+ private:
+  ModelSpec spec_;
+  Shape input_shape_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  ParameterStore params_;
+  // Gradient-arena range [begin, end) of each layer's trainable parameters;
+  // ranges tile the arena so GradientSync sees every element once.
+  std::vector<std::pair<size_t, size_t>> grad_ranges_;
+  std::vector<std::vector<float>> activations_;  // [0] = copy-free input view is not kept; [i+1] = output of layer i
+  std::vector<float> grad_a_, grad_b_, output_grad_;
+  std::vector<std::unique_ptr<Communicator>> group_comms_;
+  const float* last_input_ = nullptr;
+  int64_t reserved_rows_ = 0;
+  bool fused_output_ = false;
+};
+
+}  // namespace lockstep

@@ -1,0 +1,51 @@
+#include "core/summary.h"
+
+#include <cstdio>
+
+#include "core/model.h"
+
+namespace lockstep {
+
+std::string with_thousands(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string model_summary(const Model& model) {
+  // Keras wraps long names into a 28-character column; a wider column keeps
+  // every layer on one line.
+  const char* row = " %-44s %-22s %-12s\n";
+  const std::string rule(80, '_'), double_rule(80, '=');
+  std::string out = "Model: \"" + model.name() + "\"\n" + rule + "\n";
+  char line[256];
+  std::snprintf(line, sizeof line, row, "Layer (type)", "Output Shape", "Param #");
+  out += line + double_rule + "\n";
+  const ParameterStore& params = model.parameters();
+  int64_t trainable = 0, frozen = 0;
+  for (size_t i = 0; i < model.layer_count(); ++i) {
+    const Layer& layer = model.layer(i);
+    int64_t count = 0;
+    for (const ParameterInfo& p : params.entries())
+      if (p.name.compare(0, layer.name().size() + 1, layer.name() + "/") == 0) {
+        count += static_cast<int64_t>(p.size);
+        (p.trainable ? trainable : frozen) += static_cast<int64_t>(p.size);
+      }
+    const std::string label = layer.name() + " (" + layer.type_name() + ")";
+    std::snprintf(line, sizeof line, row, label.c_str(), keras_shape(layer.output_shape()).c_str(),
+                  std::to_string(count).c_str());
+    out += line;
+    if (i + 1 < model.layer_count()) out += "\n";
+  }
+  out += double_rule + "\n";
+  out += "Total params: " + with_thousands(trainable + frozen) + "\n";
+  out += "Trainable params: " + with_thousands(trainable) + "\n";
+  out += "Non-trainable params: " + with_thousands(frozen) + "\n";
+  out += rule + "\n";
+  return out;
+}
+
+}  // namespace lockstep

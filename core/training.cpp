@@ -1,0 +1,182 @@
+#include "core/training.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/batching.h"
+#include "core/error.h"
+#include "core/evaluate.h"
+
+namespace lockstep {
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer, Loss& loss, const Dataset& train,
+                   const Dataset* validation, Communicator& world, GradientSync& sync)
+    : config_(config),
+      model_(model),
+      optimizer_(optimizer),
+      loss_(loss),
+      train_(train),
+      validation_(validation),
+      world_(world),
+      sync_(sync) {
+  if (config.batch_size() <= 0)
+    throw_input_error("batch_size", "must be > 0, got " + std::to_string(config.batch_size()));
+  if (config.epochs() < 0) throw_input_error("epochs", "must be >= 0, got " + std::to_string(config.epochs()));
+  const int ranks = world.size();
+  max_local_rows_ = std::max<int64_t>(1, (config.batch_size() + ranks - 1) / ranks);
+  model.reserve(max_local_rows_);
+  batch_x_.assign(static_cast<size_t>(max_local_rows_ * train.sample_size()), 0.0f);
+  batch_y_.assign(static_cast<size_t>(max_local_rows_ * train.label_width), 0.0f);
+  order_.assign(static_cast<size_t>(train.num_samples), 0);
+  ParameterStore& params = model.parameters();
+  optimizer.reserve(params.trainable_count());
+  sync.attach(params.trainable_grads(), params.trainable_count());
+  if (loss.fuses_with(model.final_activation())) {
+    loss.set_fused(true);
+    model.fuse_final_activation();
+  }
+}
+
+int64_t Training::steps_per_epoch() const {
+  return (train_.num_samples + config_.batch_size() - 1) / config_.batch_size();
+}
+
+void Training::begin_epoch(int64_t epoch) {
+  epoch_ = epoch;
+  epoch_permutation(config_.seed(), epoch, config_.shuffle(), order_);
+  epoch_totals_ = LossTotals{};
+  local_samples_ = 0;
+}
+
+void Training::gather(const Dataset& data, const int64_t* indices, int64_t rows) {
+  const int64_t width = data.sample_size(), label_width = data.label_width;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(batch_x_.data() + r * width, data.sample(indices[r]), sizeof(float) * width);
+    std::memcpy(batch_y_.data() + r * label_width, data.label(indices[r]), sizeof(float) * label_width);
+  }
+}
+
+float Training::current_learning_rate() const {
+  return scheduled_learning_rate(config_.lr_schedule(), optimizer_.base_learning_rate(), progress_.global_step());
+}
+
+void Training::train_step(int64_t step_in_epoch) {
+  const int64_t batch = config_.batch_size();
+  const int64_t start = step_in_epoch * batch;
+  const int64_t global_rows = std::min(batch, train_.num_samples - start);
+  const Slice mine = even_slice(global_rows, world_.rank(), world_.size());
+  gather(train_, order_.data() + start + mine.begin, mine.size);
+
+  StepContext ctx;
+  ctx.training = true;
+  ctx.seed = config_.seed();
+  ctx.epoch = epoch_;
+  ctx.step = progress_.global_step();
+  ctx.batch_offset = mine.begin;
+  ctx.global_rows = global_rows;
+
+  ParameterStore& params = model_.parameters();
+  params.zero_grads();
+  const float* out = model_.forward(ctx, batch_x_.data(), mine.size);
+  // Scaling by the GLOBAL row count makes the summed gradient the gradient of
+  // the global mean loss, whatever the number of ranks.
+  loss_.evaluate(out, mine.size, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
+                 1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_);
+  model_.backward(ctx, model_.output_grad(), mine.size, &sync_);
+  sync_.finish();
+  optimizer_.step(params.trainable_values(), params.trainable_grads(), params.trainable_count(),
+                  current_learning_rate());
+
+  local_samples_ += mine.size;
+  progress_.set_global_step(progress_.global_step() + 1);
+  progress_.set_step_in_epoch(step_in_epoch + 1);
+  progress_.set_position_in_epoch(start + global_rows);
+}
+
+Progress Training::snapshot_progress() {
+  double sums[3] = {epoch_totals_.loss_sum, epoch_totals_.correct, static_cast<double>(local_samples_)};
+  world_.allreduce_sum(sums, 3);
+  Progress p = progress_;
+  // An interrupted run's carried-over sums (progress_) are the same on every
+  // rank, so they are added once, after the reduction.
+  p.set_loss_sum_in_epoch(progress_.loss_sum_in_epoch() + sums[0]);
+  p.set_correct_in_epoch(progress_.correct_in_epoch() + sums[1]);
+  p.set_samples_in_epoch(progress_.samples_in_epoch() + sums[2]);
+  if (session_start_ > 0) p.set_train_seconds_in_epoch(progress_.train_seconds_in_epoch() + now_seconds() - session_start_);
+  return p;
+}
+
+EvalResult Training::evaluate(const Dataset& data) {
+  const EvalTotals t = evaluate_model(model_, loss_, data, world_, max_local_rows_);
+  EvalResult r;
+  r.samples = static_cast<int64_t>(t.count);
+  r.loss = t.count > 0 ? t.loss_sum / t.count : 0;
+  r.accuracy = t.count > 0 ? t.correct / t.count : 0;
+  return r;
+}
+
+bool Training::fit(const FitCallbacks& cb) {
+  const int64_t steps = steps_per_epoch();
+  for (int64_t epoch = progress_.epoch(); epoch < config_.epochs(); ++epoch) {
+    if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) return true;
+    begin_epoch(epoch);
+    if (cb.on_epoch_begin) cb.on_epoch_begin(epoch, steps);
+    const double start = now_seconds();
+    session_start_ = start;
+    const int64_t first_step = progress_.step_in_epoch();
+    bool stopped = false, step_limit = false;
+    for (int64_t s = first_step; s < steps; ++s) {
+      if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) {
+        step_limit = true;
+        break;
+      }
+      if (cb.should_stop && cb.should_stop()) {
+        stopped = true;
+        break;
+      }
+      train_step(s);
+      if (cb.on_step_end) cb.on_step_end(epoch, s + 1, steps, epoch_totals_, local_samples_);
+    }
+    const double train_seconds = now_seconds() - start + progress_.train_seconds_in_epoch();
+    if (stopped) return false;  // snapshot_progress() adds this session's time
+    const Progress totals = snapshot_progress();
+    const double samples = totals.samples_in_epoch(), session_samples = samples - progress_.samples_in_epoch();
+    EpochMetrics m;
+    m.set_epoch(epoch + 1);
+    m.set_loss(samples > 0 ? totals.loss_sum_in_epoch() / samples : 0);
+    m.set_accuracy(samples > 0 ? totals.correct_in_epoch() / samples : 0);
+    m.set_seconds(train_seconds);
+    // Training samples over training time of this process (validation excluded).
+    const double session_seconds = train_seconds - progress_.train_seconds_in_epoch();
+    m.set_samples_per_second(session_seconds > 0 ? session_samples / session_seconds : 0);
+    m.set_steps(progress_.step_in_epoch());
+    m.set_learning_rate(current_learning_rate());
+    if (validation_) {
+      const EvalResult v = evaluate(*validation_);
+      m.set_val_loss(v.loss);
+      m.set_val_accuracy(v.accuracy);
+    }
+    history_.push_back(m);
+    progress_.set_epoch(epoch + 1);
+    progress_.set_step_in_epoch(0);
+    progress_.set_position_in_epoch(0);
+    progress_.set_train_seconds_in_epoch(0);
+    progress_.set_loss_sum_in_epoch(0);
+    progress_.set_correct_in_epoch(0);
+    progress_.set_samples_in_epoch(0);
+    session_start_ = 0;
+    local_samples_ = 0;
+    epoch_totals_ = LossTotals{};
+    if (cb.on_epoch_end) cb.on_epoch_end(m);  // progress already points at the next epoch
+    if (step_limit) return true;
+  }
+  return true;
+}
+
+}  // namespace lockstep

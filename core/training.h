@@ -1,0 +1,93 @@
+// The training loop of one rank. Every rank runs the same loop over the same
+// global batches; a rank computes only its slice of each batch, gradients are
+// summed over ranks by a GradientSync, and every rank applies the same update.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "checkpoint.pb.h"
+#include "core/communicator.h"
+#include "core/dataset.h"
+#include "core/gradient_sync.h"
+#include "core/loss.h"
+#include "core/model.h"
+#include "core/optimizer.h"
+#include "train.pb.h"
+
+namespace lockstep {
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  int64_t samples = 0;
+};
+
+// What the loop tells the outside world (progress, history, checkpoints).
+struct FitCallbacks {
+  std::function<void(int64_t epoch, int64_t steps)> on_epoch_begin;
+  // After each optimizer step, with this rank's running sums over its
+  // `local_samples` samples of the epoch so far (for the progress bar).
+  std::function<void(int64_t epoch, int64_t step_in_epoch, int64_t steps, const LossTotals& totals,
+                     int64_t local_samples)>
+      on_step_end;
+  std::function<void(const EpochMetrics& metrics)> on_epoch_end;
+  // Polled at step boundaries: true ends fit() early (pre-emption). Must give
+  // the same answer on every rank (the caller reduces it).
+  std::function<bool()> should_stop;
+};
+
+class Training {
+ public:
+  // `validation` may be null. The model must already be connect()ed.
+  Training(const TrainConfig& config, Model& model, Optimizer& optimizer, Loss& loss, const Dataset& train,
+           const Dataset* validation, Communicator& world, GradientSync& sync);
+
+  // Runs until config.epochs are done (or max_steps, or should_stop).
+  // Returns false if stopped early.
+  bool fit(const FitCallbacks& callbacks);
+
+  // One optimizer step on global batch `step_in_epoch` of the current epoch's
+  // order (begin_epoch must have been called). Allocates nothing.
+  void train_step(int64_t step_in_epoch);
+  void begin_epoch(int64_t epoch);
+  int64_t steps_per_epoch() const;
+
+  // Loss and accuracy over a whole data set in inference mode, every sample
+  // counted exactly once over all ranks.
+  EvalResult evaluate(const Dataset& data);
+
+  // Progress, for checkpoints and resume. snapshot_progress() is collective
+  // (it sums the epoch's running metrics over ranks): call it on every rank.
+  const Progress& progress() const { return progress_; }
+  Progress snapshot_progress();
+  void set_progress(const Progress& p) { progress_ = p; }
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  void set_history(std::vector<EpochMetrics> h) { history_ = std::move(h); }
+  float current_learning_rate() const;
+
+ private:
+  void gather(const Dataset& data, const int64_t* indices, int64_t rows);
+
+  const TrainConfig& config_;
+  Model& model_;
+  Optimizer& optimizer_;
+  Loss& loss_;
+  const Dataset& train_;
+  const Dataset* validation_;
+  Communicator& world_;
+  GradientSync& sync_;
+
+  int64_t max_local_rows_ = 0;
+  std::vector<int64_t> order_;        // the epoch's permutation
+  std::vector<float> batch_x_, batch_y_;
+  Progress progress_;
+  std::vector<EpochMetrics> history_;
+  int64_t epoch_ = -1;
+  LossTotals epoch_totals_;   // this rank's sums over the epoch so far
+  int64_t local_samples_ = 0;
+  double session_start_ = 0;  // when this process started the current epoch
+};
+
+}  // namespace lockstep

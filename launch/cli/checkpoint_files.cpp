@@ -1,0 +1,60 @@
+#include "launch/cli/checkpoint_files.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace lockstep::cli {
+
+std::string checkpoint_dir(const std::string& run_dir) { return run_dir + "/checkpoints"; }
+
+std::string checkpoint_path(const std::string& run_dir, int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "/ckpt-%08lld.pb", static_cast<long long>(step));
+  return checkpoint_dir(run_dir) + name;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& run_dir) {
+  std::vector<std::pair<long long, std::string>> found;
+  const std::string dir = checkpoint_dir(run_dir);
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      // Exactly "ckpt-<digits>.pb": temporary files (".pb.tmp.PID") are not checkpoints.
+      const std::string name = e->d_name;
+      if (name.size() <= 8 || name.compare(0, 5, "ckpt-") != 0 || name.compare(name.size() - 3, 3, ".pb") != 0)
+        continue;
+      const std::string digits = name.substr(5, name.size() - 8);
+      if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+      found.emplace_back(std::stoll(digits), dir + "/" + name);
+    }
+    ::closedir(d);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> paths;
+  for (auto& f : found) paths.push_back(f.second);
+  return paths;
+}
+
+std::optional<std::string> newest_good_checkpoint(const std::string& run_dir) {
+  for (const std::string& path : list_checkpoints(run_dir)) {
+    try {
+      read_checkpoint(path);
+      return path;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: skipping damaged checkpoint %s\n", e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void prune_checkpoints(const std::string& run_dir, int keep) {
+  if (keep <= 0) return;
+  const auto paths = list_checkpoints(run_dir);
+  for (size_t i = static_cast<size_t>(keep); i < paths.size(); ++i) ::unlink(paths[i].c_str());
+}
+
+}  // namespace lockstep::cli

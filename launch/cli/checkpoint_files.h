@@ -1,0 +1,23 @@
+// The run directory's checkpoints/ folder: naming, the newest good one, and
+// keeping only the last K.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.h"
+
+namespace lockstep::cli {
+
+std::string checkpoint_dir(const std::string& run_dir);
+std::string checkpoint_path(const std::string& run_dir, int64_t step);
+// Checkpoint files, newest (highest step) first.
+std::vector<std::string> list_checkpoints(const std::string& run_dir);
+// The newest checkpoint that verifies; reports every damaged one it skips to
+// stderr. Empty if there is none.
+std::optional<std::string> newest_good_checkpoint(const std::string& run_dir);
+// Deletes all but the newest `keep` (0 = keep all).
+void prune_checkpoints(const std::string& run_dir, int keep);
+
+}  // namespace lockstep::cli

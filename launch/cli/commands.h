@@ -1,0 +1,17 @@
+#pragma once
+
+#include "distributed/runtime.h"
+#include "launch/cli/args.h"
+
+namespace lockstep::cli {
+
+// Exit status when training stopped on SIGTERM/SIGUSR1 after writing a
+// checkpoint: EX_TEMPFAIL, "try again", which requeue scripts test for.
+inline constexpr int kExitPreempted = 75;
+
+int run_train(const Args& args, Runtime& runtime);
+int run_evaluate(const Args& args, Runtime& runtime);  // evaluate and predict
+int run_summary(const Args& args, Runtime& runtime);
+int run_inspect(const Args& args, Runtime& runtime);
+
+}  // namespace lockstep::cli

@@ -1,0 +1,68 @@
+// trainer: one binary for a laptop (no MPI start-up), mpirun and srun.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+
+#include "core/error.h"
+#include "launch/cli/args.h"
+#include "launch/cli/commands.h"
+
+using namespace lockstep;
+
+namespace {
+
+int dispatch(const cli::Args& args, Runtime& runtime) {
+  if (args.command == "train") return cli::run_train(args, runtime);
+  if (args.command == "evaluate" || args.command == "predict") return cli::run_evaluate(args, runtime);
+  if (args.command == "summary") return cli::run_summary(args, runtime);
+  return cli::run_inspect(args, runtime);
+}
+
+// Prints "error: WHERE: WHAT" (with the rank when there are several) and
+// ends the job: under MPI every rank goes down, none waits in a collective.
+[[noreturn]] void fail(Runtime* runtime, const std::string& message, int exit_code) {
+  const int ranks = runtime ? runtime->world().size() : 1;
+  const int rank = runtime ? runtime->world().rank() : 0;
+  if (ranks > 1 && rank != 0 && exit_code == kExitInput) {
+    // The same bad config usually fails on every rank: give rank 0 a moment
+    // to report it once and end the job.
+    usleep(300 * 1000);
+  }
+  if (ranks > 1) std::fprintf(stderr, "error: rank %d: %s\n", rank, message.c_str());
+  else std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::fflush(stdout);
+  if (runtime) runtime->abort_job(exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Args args;
+  try {
+    args = cli::parse_args(argc, argv);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.exit_code();
+  }
+  if (args.command == "help" || args.flag("help")) {
+    std::fputs(cli::usage_text().c_str(), stdout);
+    return 0;
+  }
+  std::unique_ptr<Runtime> runtime;
+  try {
+    runtime = std::make_unique<Runtime>();
+    const int status = dispatch(args, *runtime);
+    std::fflush(stdout);
+    return status;
+  } catch (const Error& e) {
+    fail(runtime.get(), e.what(), e.exit_code());
+  } catch (const std::bad_alloc&) {
+    fail(runtime.get(), "out of memory", kExitRuntime);
+  } catch (const std::exception& e) {
+    fail(runtime.get(), std::string("internal: ") + e.what(), kExitRuntime);
+  }
+}

@@ -1,0 +1,83 @@
+#include "launch/cli/session.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "train.pb.h"
+
+namespace lockstep::cli {
+
+bool is_config_field(const std::string& where) {
+  const std::string head = where.substr(0, where.find_first_of(".["));
+  return TrainConfig::descriptor()->FindFieldByName(head) != nullptr;
+}
+
+ConfigFile load_config(const Args& args) {
+  ConfigFile file = ConfigFile::load(args.positional.at(0));
+  for (const std::string& s : args.sets) file.apply_override(s);
+  located(file, [&] { validate_config(file.config()); });
+  return file;
+}
+
+void check_same_config_everywhere(const TrainConfig& config, Communicator& world) {
+  if (world.size() == 1) return;
+  const uint64_t mine = config_hash(config);
+  std::vector<uint64_t> all(static_cast<size_t>(world.size()));
+  world.allgather(&mine, all.data(), sizeof(uint64_t));
+  std::string differ;
+  for (int r = 1; r < world.size(); ++r)
+    if (all[r] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (!differ.empty())
+    throw Error("rank " + std::to_string(world.rank()),
+                "the config differs from rank 0's on rank(s) " + differ +
+                    " (same file and --set on every rank? the config hash is compared at start-up)",
+                kExitInput);
+}
+
+Data load_data(const ConfigFile& file, Communicator& world, bool need_train) {
+  const TrainConfig& c = file.config();
+  Data d;
+  LoadOptions options;
+  if (c.data().shard_mode() == DataSpec::LOCAL) options.shard_index = world.rank(), options.shard_count = world.size();
+  located(file, [&] {
+    d.train = load_dataset(c.data(), "data", options);
+    if (c.has_validation_data()) {
+      LoadOptions whole;  // every rank reads all validation data; evaluation splits it
+      d.validation = load_dataset(c.validation_data(), "validation_data", whole);
+    } else if (c.validation_split() > 0) {
+      d.validation = split_off_tail(d.train, c.validation_split());
+    }
+  });
+  (void)need_train;
+  return d;
+}
+
+void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field) {
+  // Samples may be given as images [28, 28, 1] for a model that takes [784]:
+  // the values are the same row-major floats.
+  if (data.sample_size() != model.input_width())
+    throw Error(file.locate("model.input_shape"),
+                "the model takes samples of shape " + shape_string(model.input_shape()) + " but " + field + " (" +
+                    data.source + ") has samples of shape " + shape_string(data.sample_shape),
+                kExitInput);
+}
+
+std::string run_file(const TrainConfig& config, const std::string& name) { return config.run_dir() + "/" + name; }
+
+void make_dirs(const std::string& path) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+      throw_runtime_error(partial, std::string("cannot create folder: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace lockstep::cli
