@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages lockstep needs. Idempotent and
+# non-interactive: packages already present are not touched, and the package
+# lists are refreshed only when something is missing.
+#   launch/setup.sh            build + test dependencies
+#   launch/setup.sh --bench    also what the benchmarks compare against (PyTorch)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
+          libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev
+          dataset-fashion-mnist python3 python3-numpy python3-protobuf)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "error: setup: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+  sudo="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
