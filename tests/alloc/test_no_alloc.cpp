@@ -1,0 +1,106 @@
+// The steady-state training step allocates nothing: every buffer is sized
+// once (activations for the largest batch, optimizer slots, gradient buckets).
+// This binary replaces global operator new to count allocations.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "core/dataset.h"
+#include "core/keras.h"
+#include "core/loss.h"
+#include "core/model.h"
+#include "core/optimizer.h"
+#include "core/training.h"
+#include "distributed/bucketed_allreduce.h"
+#include "distributed/local_communicator.h"
+#include "train.pb.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace lockstep {
+namespace {
+
+TrainConfig config_for(const ModelSpec& model, const std::string& optimizer_text, int batch) {
+  TrainConfig c;
+  *c.mutable_model() = model;
+  c.mutable_data()->mutable_synthetic()->set_samples(1000);
+  c.mutable_data()->mutable_synthetic()->set_features(static_cast<int>(model.input_shape(0)));
+  c.mutable_data()->mutable_synthetic()->set_classes(2);
+  c.set_batch_size(batch);
+  if (optimizer_text == "adam") c.mutable_optimizer()->mutable_adam();
+  if (optimizer_text == "sgd") c.mutable_optimizer()->mutable_sgd()->set_momentum(0.9f);
+  if (optimizer_text == "rmsprop") c.mutable_optimizer()->mutable_rmsprop()->set_centered(true);
+  if (optimizer_text == "adamw") c.mutable_optimizer()->mutable_adamw();
+  c.mutable_lr_schedule()->mutable_cosine()->set_decay_steps(100);
+  c.mutable_lr_schedule()->set_warmup_steps(5);
+  return c;
+}
+
+ModelSpec article_model() {
+  keras::Sequential m({14});
+  for (int i = 0; i < 2; ++i) {
+    m.add(keras::Dense(64).kernel_initializer("uniform"));
+    m.add(keras::BatchNormalization());
+    m.add(keras::Activation("tanh"));
+    m.add(keras::Dropout(0.5f));
+  }
+  m.add(keras::Dense(2).kernel_initializer("uniform"));
+  m.add(keras::BatchNormalization());
+  m.add(keras::Activation("softmax"));
+  return m.spec();
+}
+
+long allocations_in_steps(const TrainConfig& config, GradientSync& sync, Communicator& world) {
+  Dataset data = load_dataset(config.data(), "data");
+  Model model(config.model(), 1);
+  model.connect(world, true);
+  auto optimizer = make_optimizer(config.optimizer(), "optimizer");
+  Loss loss("sparse_categorical_crossentropy", "loss");
+  Training training(config, model, *optimizer, loss, data, nullptr, world, sync);
+  training.begin_epoch(0);
+  training.train_step(0);  // the first step may size lazily-created things
+  g_allocations = 0;
+  g_counting = true;
+  for (int64_t s = 1; s < training.steps_per_epoch(); ++s) training.train_step(s);  // includes the short last batch
+  g_counting = false;
+  return g_allocations.load();
+}
+
+class NoAllocation : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(NoAllocation, ArticleModelTrainingStepAllocatesNothing) {
+  LocalCommunicator world;
+  NoGradientSync sync;
+  EXPECT_EQ(allocations_in_steps(config_for(article_model(), GetParam(), 48), sync, world), 0);
+}
+
+TEST_P(NoAllocation, BucketedGradientSyncAllocatesNothingPerStep) {
+  LocalCommunicator world;
+  BucketedAllreduce sync(world, 4096, true);
+  keras::Sequential m({14});
+  m.add(keras::Dense(128).activation("relu"));
+  m.add(keras::BatchNormalization().synchronized(true));
+  m.add(keras::Dense(2).activation("softmax"));
+  EXPECT_EQ(allocations_in_steps(config_for(m.spec(), GetParam(), 64), sync, world), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, NoAllocation, ::testing::Values("sgd", "adam", "adamw", "rmsprop"));
+
+}  // namespace
+}  // namespace lockstep
