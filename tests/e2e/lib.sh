@@ -2,6 +2,10 @@
 # CTest provides TRAINER, SOURCE_DIR, MPIEXEC and PYTHON.
 set -euo pipefail
 : "${TRAINER:?set by CTest}" "${SOURCE_DIR:?set by CTest}"
+PYTHON=${PYTHON:-/usr/bin/python3}
+# CI runs as root on 2 cores: allow both, and keep one thread per rank.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
