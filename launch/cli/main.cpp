@@ -30,7 +30,8 @@ int dispatch(const cli::Args& args, Runtime& runtime) {
     // to report it once and end the job.
     usleep(300 * 1000);
   }
-  if (ranks > 1) std::fprintf(stderr, "error: rank %d: %s\n", rank, message.c_str());
+  // Errors from collectives already say which rank they happened on.
+  if (ranks > 1 && message.rfind("rank ", 0) != 0) std::fprintf(stderr, "error: rank %d: %s\n", rank, message.c_str());
   else std::fprintf(stderr, "error: %s\n", message.c_str());
   std::fflush(stderr);
   std::fflush(stdout);

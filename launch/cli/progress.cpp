@@ -42,7 +42,7 @@ void ProgressPrinter::epoch_end(const EpochMetrics& m, bool has_validation, bool
   if (verbose_ == 0) return;
   const double ms_per_step = steps_ > 0 ? 1000.0 * m.seconds() / steps_ : 0;
   if (bar_) {
-    std::fprintf(out_, "\r%lld/%lld [%s] - %.0fs %.0fms/step", static_cast<long long>(m.steps()),
+    std::fprintf(out_, "\r%lld/%lld [%s] - %.1fs %.2fms/step", static_cast<long long>(m.steps()),
                  static_cast<long long>(steps_), std::string(30, '=').c_str(), m.seconds(), ms_per_step);
   } else {
     std::fprintf(out_, "Epoch %lld/%lld - %lld steps - %.2fs %.2fms/step", static_cast<long long>(m.epoch()),

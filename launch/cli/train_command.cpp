@@ -12,6 +12,7 @@
 #include "distributed/bucketed_allreduce.h"
 #include "launch/cli/checkpoint_files.h"
 #include "launch/cli/commands.h"
+#include "launch/cli/fault_injection.h"
 #include "launch/cli/progress.h"
 #include "launch/cli/session.h"
 
@@ -164,11 +165,13 @@ int run_train(const Args& args, Runtime& runtime) {
   auto last_save = started;
   bool save_for_time = false;
 
+  const FaultInjection faults;
   FitCallbacks callbacks;
   callbacks.on_epoch_begin = [&](int64_t epoch, int64_t steps) { printer.epoch_begin(epoch, steps); };
   callbacks.on_step_end = [&](int64_t, int64_t step, int64_t steps, const LossTotals& totals, int64_t samples) {
     printer.step_end(step, steps, totals, samples, has_accuracy);
     const int64_t global_step = training.progress().global_step();
+    faults.after_step(world.rank(), global_step);
     if ((policy.every_steps() > 0 && global_step % policy.every_steps() == 0) || save_for_time) {
       save_checkpoint();
       last_save = std::chrono::steady_clock::now();
