@@ -2,18 +2,11 @@
 
 #include <cblas.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 
 #include "core/error.h"
 
 namespace lockstep {
-namespace {
-using RowMatrix = Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
-using ConstRowMatrix = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
-using Vector = Eigen::Map<Eigen::RowVectorXf>;
-}  // namespace
-
 Shape DenseLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
   const int64_t in = numel(input_shape);
   const int64_t out = options_.units;
@@ -48,7 +41,7 @@ void DenseLayer::forward(const StepContext&, const float* x, float* y, int64_t r
   float* z = options_.activation.is_linear() ? y : z_.data();
   float beta = 0.0f;
   if (bias_) {  // start from the bias so the product accumulates onto it
-    RowMatrix(z, rows, out).rowwise() = Vector(bias_, out);
+    for (int64_t r = 0; r < rows; ++r) std::copy(bias_, bias_ + out, z + r * out);
     beta = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, in, kernel_, out, beta, z, out);
@@ -69,7 +62,11 @@ void DenseLayer::backward(const StepContext&, const float* x, const float* y, co
     return;
   }
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x, in, dz, out, 1.0f, dkernel_, out);
-  if (dbias_) Vector(dbias_, out) += ConstRowMatrix(dz, rows, out).colwise().sum();
+  // Plain loops, rows in order: Eigen's colwise().sum() picks its summation
+  // order by buffer alignment, which would make results depend on the heap.
+  if (dbias_)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < out; ++c) dbias_[c] += dz[r * out + c];
   if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, dz, out, kernel_, out, 0.0f, dx, in);
 }
 

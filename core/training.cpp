@@ -144,7 +144,11 @@ bool Training::fit(const FitCallbacks& cb) {
       if (cb.on_step_end) cb.on_step_end(epoch, s + 1, steps, epoch_totals_, local_samples_);
     }
     const double train_seconds = now_seconds() - start + progress_.train_seconds_in_epoch();
-    if (stopped) return false;  // snapshot_progress() adds this session's time
+    // Stopped mid-epoch (signal or max_steps): the epoch stays open, so a
+    // checkpoint taken now resumes exactly here; snapshot_progress() adds
+    // this session's time.
+    if (stopped) return false;
+    if (step_limit && progress_.step_in_epoch() < steps) return true;
     const Progress totals = snapshot_progress();
     const double samples = totals.samples_in_epoch(), session_samples = samples - progress_.samples_in_epoch();
     EpochMetrics m;

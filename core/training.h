@@ -44,8 +44,10 @@ class Training {
   Training(const TrainConfig& config, Model& model, Optimizer& optimizer, Loss& loss, const Dataset& train,
            const Dataset* validation, Communicator& world, GradientSync& sync);
 
-  // Runs until config.epochs are done (or max_steps, or should_stop).
-  // Returns false if stopped early.
+  // Runs until config.epochs are done or max_steps optimizer steps were
+  // taken (returns true), or should_stop() said so (returns false). Both
+  // early ends leave the epoch open: history gets no partial epoch, and a
+  // checkpoint taken afterwards resumes mid-epoch exactly.
   bool fit(const FitCallbacks& callbacks);
 
   // One optimizer step on global batch `step_in_epoch` of the current epoch's
