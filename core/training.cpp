@@ -34,6 +34,17 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
   batch_x_.assign(static_cast<size_t>(max_local_rows_ * train.sample_size()), 0.0f);
   batch_y_.assign(static_cast<size_t>(max_local_rows_ * train.label_width), 0.0f);
   order_.assign(static_cast<size_t>(train.num_samples), 0);
+  local_shards_ = config.data().shard_mode() == DataSpec::LOCAL && ranks > 1;
+  if (local_shards_) {
+    // Each rank holds only its part of the file; everyone needs every part's
+    // size to agree on the number of steps and the global batch sizes.
+    shard_sizes_.assign(static_cast<size_t>(ranks), 0);
+    const int64_t mine = train.num_samples;
+    world.allgather(&mine, shard_sizes_.data(), sizeof(int64_t));
+    for (int64_t n : shard_sizes_) total_samples_ += n;
+  } else {
+    total_samples_ = train.num_samples;
+  }
   ParameterStore& params = model.parameters();
   optimizer.reserve(params.trainable_count());
   sync.attach(params.trainable_grads(), params.trainable_count());
@@ -44,12 +55,45 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
 }
 
 int64_t Training::steps_per_epoch() const {
-  return (train_.num_samples + config_.batch_size() - 1) / config_.batch_size();
+  return (total_samples_ + config_.batch_size() - 1) / config_.batch_size();
+}
+
+// GLOBAL: global batch s is positions [s*B, s*B + rows) of the epoch's one
+// order, split into contiguous as-even-as-possible slices. LOCAL: rank r
+// takes its share b_r of every batch from its own part, in its own order;
+// near the end of an epoch a short part simply contributes fewer rows.
+Training::BatchPlan Training::plan_batch(int64_t step) const {
+  const int64_t batch = config_.batch_size();
+  BatchPlan plan;
+  if (!local_shards_) {
+    const int64_t start = step * batch;
+    plan.global_rows = std::min(batch, train_.num_samples - start);
+    const Slice mine = even_slice(plan.global_rows, world_.rank(), world_.size());
+    plan.indices = order_.data() + start + mine.begin;
+    plan.rows = mine.size;
+    plan.batch_offset = mine.begin;
+    plan.end_position = start + plan.global_rows;
+    return plan;
+  }
+  for (int r = 0; r < world_.size(); ++r) {
+    const int64_t share = even_slice(batch, r, world_.size()).size;
+    const int64_t rows = std::max<int64_t>(0, std::min(share, shard_sizes_[r] - step * share));
+    if (r < world_.rank()) plan.batch_offset += rows;
+    if (r == world_.rank()) {
+      plan.rows = rows;
+      plan.indices = order_.data() + std::min(step * share, train_.num_samples);
+    }
+    plan.global_rows += rows;
+  }
+  plan.end_position = std::min(total_samples_, (step + 1) * batch);
+  return plan;
 }
 
 void Training::begin_epoch(int64_t epoch) {
   epoch_ = epoch;
-  epoch_permutation(config_.seed(), epoch, config_.shuffle(), order_);
+  // LOCAL shards shuffle inside their part, each with its own key.
+  const uint64_t key = local_shards_ ? hash_combine(config_.seed(), static_cast<uint64_t>(world_.rank())) : config_.seed();
+  epoch_permutation(key, epoch, config_.shuffle(), order_);
   epoch_totals_ = LossTotals{};
   local_samples_ = 0;
 }
@@ -67,36 +111,34 @@ float Training::current_learning_rate() const {
 }
 
 void Training::train_step(int64_t step_in_epoch) {
-  const int64_t batch = config_.batch_size();
-  const int64_t start = step_in_epoch * batch;
-  const int64_t global_rows = std::min(batch, train_.num_samples - start);
-  const Slice mine = even_slice(global_rows, world_.rank(), world_.size());
-  gather(train_, order_.data() + start + mine.begin, mine.size);
+  const BatchPlan plan = plan_batch(step_in_epoch);
+  const int64_t global_rows = plan.global_rows;
+  gather(train_, plan.indices, plan.rows);
 
   StepContext ctx;
   ctx.training = true;
   ctx.seed = config_.seed();
   ctx.epoch = epoch_;
   ctx.step = progress_.global_step();
-  ctx.batch_offset = mine.begin;
+  ctx.batch_offset = plan.batch_offset;
   ctx.global_rows = global_rows;
 
   ParameterStore& params = model_.parameters();
   params.zero_grads();
-  const float* out = model_.forward(ctx, batch_x_.data(), mine.size);
+  const float* out = model_.forward(ctx, batch_x_.data(), plan.rows);
   // Scaling by the GLOBAL row count makes the summed gradient the gradient of
   // the global mean loss, whatever the number of ranks.
-  loss_.evaluate(out, mine.size, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
+  loss_.evaluate(out, plan.rows, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
                  1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_);
-  model_.backward(ctx, model_.output_grad(), mine.size, &sync_);
+  model_.backward(ctx, model_.output_grad(), plan.rows, &sync_);
   sync_.finish();
   optimizer_.step(params.trainable_values(), params.trainable_grads(), params.trainable_count(),
                   current_learning_rate());
 
-  local_samples_ += mine.size;
+  local_samples_ += plan.rows;
   progress_.set_global_step(progress_.global_step() + 1);
   progress_.set_step_in_epoch(step_in_epoch + 1);
-  progress_.set_position_in_epoch(start + global_rows);
+  progress_.set_position_in_epoch(plan.end_position);
 }
 
 Progress Training::snapshot_progress() {
@@ -113,7 +155,9 @@ Progress Training::snapshot_progress() {
 }
 
 EvalResult Training::evaluate(const Dataset& data) {
-  const EvalTotals t = evaluate_model(model_, loss_, data, world_, max_local_rows_);
+  // A validation split of LOCAL shards is itself sharded: each rank has its own.
+  const bool sharded = local_shards_ && &data == validation_ && !config_.has_validation_data();
+  const EvalTotals t = evaluate_model(model_, loss_, data, world_, max_local_rows_, !sharded);
   EvalResult r;
   r.samples = static_cast<int64_t>(t.count);
   r.loss = t.count > 0 ? t.loss_sum / t.count : 0;

@@ -70,6 +70,14 @@ class Training {
   float current_learning_rate() const;
 
  private:
+  struct BatchPlan {
+    const int64_t* indices = nullptr;  // this rank's rows, as data set indices
+    int64_t rows = 0;
+    int64_t batch_offset = 0;  // position of this rank's first row in the global batch
+    int64_t global_rows = 0;   // rows of the global batch over all ranks
+    int64_t end_position = 0;  // samples of the epoch consumed after this batch
+  };
+  BatchPlan plan_batch(int64_t step) const;
   void gather(const Dataset& data, const int64_t* indices, int64_t rows);
 
   const TrainConfig& config_;
@@ -82,6 +90,9 @@ class Training {
   GradientSync& sync_;
 
   int64_t max_local_rows_ = 0;
+  bool local_shards_ = false;         // data.shard_mode LOCAL on several ranks
+  std::vector<int64_t> shard_sizes_;  // every rank's part (LOCAL)
+  int64_t total_samples_ = 0;         // training samples over all ranks
   std::vector<int64_t> order_;        // the epoch's permutation
   std::vector<float> batch_x_, batch_y_;
   Progress progress_;

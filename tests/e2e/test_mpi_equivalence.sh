@@ -36,4 +36,13 @@ run 4 local4
 run 1 local1
 "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" sync1.json local1.json 0 \
   && pass || fail "np=1: synchronized and local BatchNormalization should be identical"
+
+# shard_mode LOCAL: each rank reads and shuffles only its part; all samples
+# are still used once per epoch, and the model trains (results differ from
+# np=1 by design).
+"$MPIEXEC" -n 3 --oversubscribe "$TRAINER" train "$config" "${common[@]}" --set run_dir=shards \
+  --set data.shard_mode=LOCAL
+[[ $(grep -c '"steps": 50' shards/history.jsonl) -eq 3 ]] && pass || fail "LOCAL shards: not 50 steps per epoch"
+val=$(json_field shards/history.jsonl 3 val_accuracy)
+awk -v v="$val" 'BEGIN { exit !(v > 0.85) }' && pass || fail "LOCAL shards: val_accuracy $val"
 finish
