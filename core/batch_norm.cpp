@@ -27,6 +27,8 @@ void BatchNormLayer::bind(ParameterStore& store) {
   if (beta_id_ >= 0) beta_ = store.value(beta_id_), dbeta_ = store.grad(beta_id_);
   moving_mean_ = store.value(moving_mean_id_);
   moving_var_ = store.value(moving_var_id_);
+  forward_label_ = name() + " batch statistics (forward)";
+  backward_label_ = name() + " gradient sums (backward)";
 }
 
 void BatchNormLayer::reserve(int64_t max_rows) {
@@ -56,7 +58,7 @@ void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
       sum[c] += d * d;
     }
   for (int64_t c = 0; c < C; ++c) moments_[c].m2 = sum[c];
-  if (comm_) comm_->allreduce_moments(moments_.data(), C);
+  if (comm_) comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
   global_count_ = C > 0 ? moments_[0].count : 0;
 }
 
@@ -80,7 +82,9 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
     }
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < C; ++c) {
-        const float xhat = (x[i * C + c] - static_cast<float>(moments_[c].mean)) * inv_std_[c];
+        // Subtract the mean in double: rounded to float, a mean of 1e4 is off
+        // by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
+        const float xhat = static_cast<float>((x[i * C + c] - moments_[c].mean) * inv_std_[c]);
         xhat_[i * C + c] = xhat;
         y[i * C + c] = (gamma_ ? gamma_[c] : 1.0f) * xhat + (beta_ ? beta_[c] : 0.0f);
       }
@@ -117,7 +121,7 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
     if (dbeta_) dbeta_[c] += static_cast<float>(sum_dy[c]);
   }
   if (!dx) return;
-  if (comm_) comm_->allreduce_sum(grad_sums_.data(), grad_sums_.size());
+  if (comm_) comm_->allreduce_sum(grad_sums_.data(), grad_sums_.size(), backward_label_.c_str());
   if (global_count_ <= 0) return;
   const double inv_m = 1.0 / global_count_;
   for (int64_t c = 0; c < C; ++c) {

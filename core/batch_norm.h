@@ -62,6 +62,7 @@ class BatchNormLayer final : public Layer {
   std::vector<float> inv_std_;       // per channel
   std::vector<float> scale_, shift_; // per channel, folded affine transform
   double global_count_ = 0;          // samples per channel in the (global) batch
+  std::string forward_label_, backward_label_;  // names the collectives in time-out errors
 };
 
 }  // namespace lockstep

@@ -38,11 +38,14 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
 
+  // `label` names what is being reduced (a layer, a gradient bucket) in the
+  // error a collective that makes no progress ends with; it must outlive the
+  // call. Overrides repeat these defaults.
   // In-place element-wise sums over all ranks.
-  virtual void allreduce_sum(float* data, size_t count) = 0;
-  virtual void allreduce_sum(double* data, size_t count) = 0;
+  virtual void allreduce_sum(float* data, size_t count, const char* label = "allreduce_sum") = 0;
+  virtual void allreduce_sum(double* data, size_t count, const char* label = "allreduce_sum") = 0;
   // In-place element-wise maximum (used for "did any rank fail?" flags).
-  virtual void allreduce_max(int64_t* data, size_t count) = 0;
+  virtual void allreduce_max(int64_t* data, size_t count, const char* label = "allreduce_max") = 0;
 
   // Nonblocking in-place float sum. `label` names what is being reduced
   // (gradient bucket, layer) for time-out messages; it must outlive the
@@ -53,7 +56,7 @@ class Communicator {
   virtual void wait(int ticket) = 0;
 
   // Per-channel moments merged over all ranks (one collective).
-  virtual void allreduce_moments(Moments* data, size_t count) = 0;
+  virtual void allreduce_moments(Moments* data, size_t count, const char* label = "allreduce_moments") = 0;
 
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   // recv receives size() * bytes bytes, rank r's contribution at r * bytes.

@@ -193,7 +193,7 @@ int run_train(const Args& args, Runtime& runtime) {
     if (policy.every_minutes() > 0 && root)
       flags[1] = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() >=
                  60.0 * policy.every_minutes();
-    if (world.size() > 1) world.allreduce_max(flags, 2);
+    if (world.size() > 1) world.allreduce_max(flags, 2, "step-boundary stop/checkpoint flags");
     save_for_time = flags[1] != 0;
     return flags[0] != 0;
   };

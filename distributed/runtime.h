@@ -1,0 +1,77 @@
+// Process start-up for the trainer and the tests: decides between MPI and
+// single-process mode, owns MPI_Init/MPI_Finalize, and ends the whole job on
+// a fatal error. Headers here do not include <mpi.h>, so launch/ can use them
+// without depending on MPI's headers.
+#pragma once
+
+#include <memory>
+
+#include "core/communicator.h"
+
+namespace lockstep {
+
+// True when an MPI or Slurm launcher started this process. Checked, in order:
+//   OMPI_COMM_WORLD_SIZE        Open MPI mpirun/mpiexec
+//   PMIX_RANK                   any PMIx launcher (Open MPI 5 prterun,
+//                               srun --mpi=pmix)
+//   PMI_SIZE or PMI_RANK        PMI-1/PMI-2 launchers (MPICH Hydra, Intel MPI,
+//                               srun --mpi=pmi2)
+//   SLURM_STEP_ID and SLURM_STEP_NUM_TASKS (else SLURM_NTASKS) > 1
+//                               a multi-task srun step; SLURM_STEP_ID exists
+//                               only inside a step, not in the batch script
+//                               itself, and a one-task step runs alone.
+// Otherwise the process runs alone and MPI is not initialised at all.
+bool launched_by_mpi();
+
+// RAII start-up. Under a launcher: MPI_Init_thread(MPI_THREAD_FUNNELED) (MPI
+// is called only from the main thread; compute threads never call it) and
+// world() is an MpiCommunicator over MPI_COMM_WORLD; MPI_Finalize in the
+// destructor. Otherwise world() is a LocalCommunicator. If MPI was already
+// initialised (by a test's main, say) it is used and left for its owner to
+// finalise. One Runtime per process. Throws lockstep::Error (exit status 1)
+// when MPI cannot start, or when the launcher started several processes but
+// MPI sees only one (e.g. srun without --mpi=pmix): each would train alone.
+class Runtime {
+ public:
+  Runtime();
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  Communicator& world() { return *world_; }
+  bool using_mpi() const { return using_mpi_; }
+
+  // This rank among the ranks on the same node (shared-memory domain).
+  int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
+
+  // Compute threads per rank: the cores this process may run on
+  // (sched_getaffinity), but no more than the node's cores divided among its
+  // ranks; at least 1.
+  int default_threads() const;
+
+  // Ends the job now. Under MPI: MPI_Abort(MPI_COMM_WORLD, exit_code), which
+  // makes mpirun kill every rank and exit non-zero itself (Open MPI also
+  // prints an "MPI_ABORT was invoked" banner); no rank hangs in a collective
+  // waiting for this one. Alone: std::exit(exit_code). Flushes stdout and
+  // stderr first so the error message is not lost. Call it with the Runtime
+  // still alive (from main's catch block), not after it was destroyed.
+  [[noreturn]] void abort_job(int exit_code);
+
+ private:
+  bool using_mpi_ = false;
+  bool owns_mpi_ = false;
+  int local_rank_ = 0;
+  int local_size_ = 1;
+  std::unique_ptr<Communicator> world_;
+};
+
+// Communicator for a group of ranks, e.g. synchronized BatchNormalization's
+// sync_group_size: 0 = all ranks, k = consecutive groups of k ranks (rank / k;
+// the last group is smaller when k does not divide the world size), 1 = each
+// rank alone (a LocalCommunicator, no communication). Collective over
+// `world`: every rank must call it with the same group_size. Negative sizes
+// are a config error (exit status 2).
+std::unique_ptr<Communicator> make_group_communicator(Communicator& world, int group_size);
+
+}  // namespace lockstep
