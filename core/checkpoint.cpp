@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -58,6 +59,9 @@ class AtomicFile {
     if (::fsync(fd_) != 0) throw_runtime_error(tmp_, std::string("fsync failed: ") + std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
+    // Test hook: die the hardest way between the complete write and the
+    // rename, to show the previous checkpoint survives.
+    if (std::getenv("LOCKSTEP_TEST_CRASH_BEFORE_RENAME")) std::_Exit(70);
     if (::rename(tmp_.c_str(), path_.c_str()) != 0)
       throw_runtime_error(path_, std::string("rename failed: ") + std::strerror(errno));
     committed_ = true;

@@ -15,6 +15,8 @@ const std::vector<CommandSpec>& command_specs() {
        1, {"model", "checkpoint", "on", "output"}, {}, true},
       {"summary", "trainer summary CONFIG [--set FIELD=VALUE ...]", 1, {}, {}, true},
       {"inspect", "trainer inspect CHECKPOINT [--json]", 1, {}, {"json"}, false},
+      {"export", "trainer export CHECKPOINT OUTPUT   (inference-only: parameters and moving statistics)", 2, {}, {},
+       false},
   };
   return specs;
 }

@@ -57,4 +57,17 @@ void prune_checkpoints(const std::string& run_dir, int keep) {
   for (size_t i = static_cast<size_t>(keep); i < paths.size(); ++i) ::unlink(paths[i].c_str());
 }
 
+void remove_stale_temporaries(const std::string& run_dir) {
+  const std::string dir = checkpoint_dir(run_dir);
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      // "ckpt-<step>.pb.tmp.<pid>": a save that never reached its rename.
+      if (name.compare(0, 5, "ckpt-") == 0 && name.find(".pb.tmp.") != std::string::npos)
+        ::unlink((dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+}
+
 }  // namespace lockstep::cli

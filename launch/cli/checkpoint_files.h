@@ -19,5 +19,8 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir);
 std::optional<std::string> newest_good_checkpoint(const std::string& run_dir);
 // Deletes all but the newest `keep` (0 = keep all).
 void prune_checkpoints(const std::string& run_dir, int keep);
+// Deletes temporary files of saves that crashed before their rename. Call
+// only while no save is under way (at start-up, on rank 0).
+void remove_stale_temporaries(const std::string& run_dir);
 
 }  // namespace lockstep::cli

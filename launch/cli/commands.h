@@ -13,5 +13,6 @@ int run_train(const Args& args, Runtime& runtime);
 int run_evaluate(const Args& args, Runtime& runtime);  // evaluate and predict
 int run_summary(const Args& args, Runtime& runtime);
 int run_inspect(const Args& args, Runtime& runtime);
+int run_export(const Args& args, Runtime& runtime);
 
 }  // namespace lockstep::cli

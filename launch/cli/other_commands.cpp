@@ -140,4 +140,21 @@ int run_inspect(const Args& args, Runtime& runtime) {
   return 0;
 }
 
+// The model spec and config (for data settings), parameters and moving
+// statistics; no optimizer state. evaluate/predict read it like any checkpoint.
+int run_export(const Args& args, Runtime& runtime) {
+  const std::string& from = args.positional.at(0);
+  const std::string& to = args.positional.at(1);
+  const CheckpointContents ckpt = read_checkpoint(from);
+  if (runtime.world().rank() != 0) return 0;
+  Model model(ckpt.header.model(), ckpt.header.seed(), "model");
+  restore_tensors(ckpt, model, nullptr, from);
+  CheckpointHeader header = ckpt.header;
+  header.clear_optimizer_kind();
+  write_checkpoint(to, header, collect_tensors(model, nullptr));
+  std::printf("exported %s -> %s (%zu tensors, no optimizer state)\n", from.c_str(), to.c_str(),
+              collect_tensors(model, nullptr).size());
+  return 0;
+}
+
 }  // namespace lockstep::cli

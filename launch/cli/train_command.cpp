@@ -130,6 +130,7 @@ int run_train(const Args& args, Runtime& runtime) {
   const std::string history_path = run_file(config, "history.jsonl");
   if (root) {
     make_dirs(checkpoint_dir(config.run_dir()));
+    remove_stale_temporaries(config.run_dir());
     write_text_file(run_file(config, "config.pbtxt"), to_text(config), false);
     std::string history;
     for (const EpochMetrics& m : training.history()) history += history_json(m, world.size());
