@@ -43,9 +43,13 @@ class AtomicFile {
     if (!committed_) ::unlink(tmp_.c_str());
   }
   void write(const std::string& bytes) {
-    crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
-    const char* p = bytes.data();
-    size_t left = bytes.size();
+    write(bytes.data(), bytes.size(), crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  }
+  // `crc` is the CRC-32 of these bytes, already computed by the caller, so
+  // tensor data is checksummed once for its record and the file together.
+  void write(const char* p, size_t size, uLong crc) {
+    crc_ = crc32_combine(crc_, crc, static_cast<z_off_t>(size));
+    size_t left = size;
     while (left > 0) {
       const ssize_t n = ::write(fd_, p, left);
       if (n < 0 && errno == EINTR) continue;
@@ -123,6 +127,24 @@ class Reader {
 
 }  // namespace
 
+std::string read_whole_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_input_error(path, std::string("cannot open checkpoint: ") + std::strerror(errno));
+  struct stat st;
+  std::string bytes;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  bytes.resize(done);  // a file that shrank while being read reads as truncated
+  return bytes;
+}
+
 const TensorData* CheckpointContents::find(const std::string& name) const {
   for (const auto& t : tensors)
     if (t.name == name) return &t;
@@ -137,22 +159,34 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
   AtomicFile file(path);
   file.write(std::string(kMagic, sizeof(kMagic)));
   write_message(file, header);
-  TensorRecord rec;
+  TensorRecord head;
   for (const auto& t : tensors) {
     const size_t n = static_cast<size_t>(numel(t.shape));
     size_t offset = 0;
     do {
       const size_t count = std::min(kChunkFloats, n - offset);
-      rec.Clear();
-      rec.set_name(t.name);
-      rec.set_kind(t.kind);
-      for (int64_t d : t.shape) rec.add_shape(d);
-      rec.set_offset(static_cast<int64_t>(offset));
+      // A TensorRecord serialised by hand so the tensor's bytes go from its
+      // own memory to the file without a copy: fields 1-4, then data (5)
+      // and crc32 (6) in field order, exactly as protobuf would write them.
+      head.Clear();
+      head.set_name(t.name);
+      head.set_kind(t.kind);
+      for (int64_t d : t.shape) head.add_shape(d);
+      head.set_offset(static_cast<int64_t>(offset));
       // float32 little-endian: the in-memory layout on every supported target.
-      rec.set_data(reinterpret_cast<const char*>(t.data + offset), count * sizeof(float));
-      rec.set_crc32(static_cast<uint32_t>(
-          crc32_z(0L, reinterpret_cast<const Bytef*>(rec.data().data()), rec.data().size())));
-      write_message(file, rec);
+      const char* data = reinterpret_cast<const char*>(t.data + offset);
+      const size_t bytes = count * sizeof(float);
+      const uLong data_crc = crc32_z(0L, reinterpret_cast<const Bytef*>(data), bytes);
+      std::string prefix = head.SerializeAsString();
+      append_varint(prefix, (5 << 3) | 2);  // data: length-delimited
+      append_varint(prefix, bytes);
+      char suffix[5] = {(6 << 3) | 5};      // crc32: fixed32, little-endian
+      for (int i = 0; i < 4; ++i) suffix[1 + i] = static_cast<char>((data_crc >> (8 * i)) & 0xFF);
+      std::string length;
+      append_varint(length, prefix.size() + bytes + sizeof suffix);
+      file.write(length + prefix);
+      file.write(data, bytes, data_crc);
+      file.write(std::string(suffix, sizeof suffix));
       offset += count;
     } while (offset < n);
   }
@@ -164,11 +198,7 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
 }
 
 CheckpointContents read_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error(path, std::string("cannot open checkpoint: ") + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  const std::string bytes = s.str();
+  const std::string bytes = read_whole_file(path);
   Reader reader(path, bytes);
   reader.expect_magic();
   CheckpointContents c;
@@ -179,12 +209,28 @@ CheckpointContents read_checkpoint(const std::string& path) {
                                 std::to_string(kCheckpointFormatVersion) + ")");
   if (c.header.record_count() < 0 || static_cast<uint64_t>(c.header.record_count()) > bytes.size())
     throw_input_error(path, "header declares " + std::to_string(c.header.record_count()) + " records: damaged");
+  auto crc_of = [&](size_t begin, size_t end) {
+    return crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data() + begin), end - begin);
+  };
+  uLong file_crc = crc_of(0, reader.position());  // magic and header
   TensorRecord rec;
   for (int64_t i = 0; i < c.header.record_count(); ++i) {
+    const size_t record_start = reader.position();
     reader.read_message(rec, "tensor record");
-    const uint32_t crc = static_cast<uint32_t>(
-        crc32_z(0L, reinterpret_cast<const Bytef*>(rec.data().data()), rec.data().size()));
-    if (crc != rec.crc32()) throw_input_error(path, "tensor '" + rec.name() + "' fails its checksum: damaged");
+    const size_t record_end = reader.position();
+    const uLong data_crc = crc32_z(0L, reinterpret_cast<const Bytef*>(rec.data().data()), rec.data().size());
+    if (data_crc != rec.crc32()) throw_input_error(path, "tensor '" + rec.name() + "' fails its checksum: damaged");
+    // The file checksum reuses the data's CRC when the record ends with the
+    // data followed by the 5-byte crc32 field, as lockstep writes it.
+    const size_t data_end = record_end - 5, data_size = rec.data().size();
+    if (record_end - record_start > data_size + 5 && static_cast<uint8_t>(bytes[data_end]) == ((6 << 3) | 5) &&
+        std::memcmp(bytes.data() + data_end - data_size, rec.data().data(), std::min<size_t>(data_size, 64)) == 0) {
+      file_crc = crc32_combine(file_crc, crc_of(record_start, data_end - data_size), data_end - data_size - record_start);
+      file_crc = crc32_combine(file_crc, data_crc, static_cast<z_off_t>(data_size));
+      file_crc = crc32_combine(file_crc, crc_of(data_end, record_end), 5);
+    } else {
+      file_crc = crc32_combine(file_crc, crc_of(record_start, record_end), static_cast<z_off_t>(record_end - record_start));
+    }
     Shape shape(rec.shape().begin(), rec.shape().end());
     int64_t n = 1;
     for (int64_t d : shape) {
@@ -213,8 +259,8 @@ CheckpointContents read_checkpoint(const std::string& path) {
   const size_t footer_at = reader.position();
   CheckpointFooter footer;
   reader.read_message(footer, "footer");
-  const uint32_t crc = static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), footer_at));
-  if (crc != footer.file_crc32()) throw_input_error(path, "file checksum mismatch: damaged");
+  if (static_cast<uint32_t>(file_crc) != footer.file_crc32())
+    throw_input_error(path, "file checksum mismatch: damaged");
   if (reader.remaining() != 0) throw_input_error(path, "trailing bytes after the footer: damaged");
   return c;
 }

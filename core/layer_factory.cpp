@@ -40,6 +40,11 @@ std::unique_ptr<Layer> make_batch_norm(const BatchNormalization& b, const std::s
     throw_input_error(field + ".momentum", "must be in [0, 1], got " + std::to_string(b.momentum()));
   if (!(b.epsilon() > 0.0f) || !std::isfinite(b.epsilon()))
     throw_input_error(field + ".epsilon", "must be > 0, got " + std::to_string(b.epsilon()));
+  // 0 is the batch axis; other negative axes than -1 are not the channel axis.
+  // (Whether a positive axis is the last one is checked when the layer is built.)
+  if (b.axis() == 0 || b.axis() < -1)
+    throw_input_error(field + ".axis", "axis " + std::to_string(b.axis()) +
+                                           " is not supported: only the channel (last) axis, -1 or the input rank");
   if (b.sync_group_size() < 0)
     throw_input_error(field + ".sync_group_size", "must be >= 0 (0 = all ranks), got " +
                                                      std::to_string(b.sync_group_size()));
@@ -49,9 +54,10 @@ std::unique_ptr<Layer> make_batch_norm(const BatchNormalization& b, const std::s
   o.epsilon = b.epsilon();
   o.center = b.center();
   o.scale = b.scale();
-  for (const auto* init : {&b.beta_initializer(), &b.gamma_initializer(), &b.moving_mean_initializer(),
-                           &b.moving_variance_initializer()})
-    check_initializer(*init, field);
+  check_initializer(b.beta_initializer(), field + ".beta_initializer");
+  check_initializer(b.gamma_initializer(), field + ".gamma_initializer");
+  check_initializer(b.moving_mean_initializer(), field + ".moving_mean_initializer");
+  check_initializer(b.moving_variance_initializer(), field + ".moving_variance_initializer");
   o.beta_initializer = b.beta_initializer();
   o.gamma_initializer = b.gamma_initializer();
   o.moving_mean_initializer = b.moving_mean_initializer();

@@ -96,7 +96,7 @@ void Loss::evaluate(const float* out, int64_t rows, int64_t width, const float* 
           const float pc = std::clamp(p[c], kProbEpsilon, 1.0f - kProbEpsilon);
           loss -= (t * std::log(pc) + (1.0f - t) * std::log(1.0f - pc)) / width;
           if (g) g[c] = (fused_ ? (p[c] - t) : (pc - t) / (pc * (1.0f - pc))) * scale / width;
-          hits += (p[c] >= 0.5f) == (t >= 0.5f);
+          hits += (p[c] > 0.5f) == (t >= 0.5f);  // Keras binary_accuracy: y_pred > 0.5
         }
         totals.correct += hits / width;
         break;

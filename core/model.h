@@ -9,14 +9,13 @@
 #include <vector>
 
 #include "core/activations.h"
+#include "core/communicator.h"  // complete type: ~Model destroys unique_ptr<Communicator>
 #include "core/gradient_sync.h"
 #include "core/layer.h"
 #include "core/parameters.h"
 #include "model.pb.h"
 
 namespace lockstep {
-
-class Communicator;
 
 class Model {
  public:
