@@ -1,0 +1,334 @@
+// bench_train: training-step throughput of a config's model, and how close the
+// step comes to the raw cblas_sgemm rate of the model's own matrix products.
+//
+//   bench_train --config FILE [--batch B] [--threads T] [--steps N]
+//               [--warmup W] [--repeats R] [--json] [--no-gemm]
+//
+// The config's data is replaced by an in-memory synthetic set of the same
+// shape (features = model input width, classes = output units, samples a
+// multiple of the batch >= max(8192, 4*batch)), so no disk I/O is timed and
+// every step is a full batch. One process, LocalCommunicator, NoGradientSync,
+// lockstep::Training::train_step() exactly as `trainer train` runs it
+// (gather, forward, loss, backward, optimizer). Epoch boundaries
+// (begin_epoch: the epoch's permutation) are outside the timed region.
+//
+// Each repeat times N steps, then times the model's matrix products alone
+// (cblas_sgemm on buffers of the same shapes, N calls each). Printed figures
+// are medians over the R repeats. A benchmark prints figures; it never fails
+// on time. --no-gemm skips the raw products (for profiling the step alone
+// with perf: `perf record -g bench_train ... --no-gemm`).
+//
+// FLOP count (only the matrix products of Dense layers; element-wise work,
+// BatchNorm, activations, dropout, loss and optimizer are not counted). Per
+// sample, for a Dense layer with `in` inputs and `out` units:
+//   forward  z = x·W (+ b)   : 2*in*out (+ out with a bias: sgemm accumulates
+//                              onto C preloaded with the bias, beta = 1)
+//   backward dW += xᵀ·dz     : 2*in*out
+//            dx  = dz·Wᵀ     : 2*in*out, except for the first Dense layer
+//                              (model input: no input gradient is computed)
+// So 6*in*out (+out) per hidden Dense layer and 4*in*out (+out) for the first.
+// The bias gradient (a column sum, out adds per sample) is not counted.
+// Only Dense layers directly after the input skip dx: lockstep computes no dx
+// for layer 0 only, so a Dense that is not layer 0 always gets a dx product.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/dataset.h"
+#include "core/error.h"
+#include "core/gradient_sync.h"
+#include "core/loss.h"
+#include "core/model.h"
+#include "core/optimizer.h"
+#include "core/threads.h"
+#include "core/training.h"
+#include "distributed/local_communicator.h"
+
+namespace {
+
+using lockstep::throw_input_error;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Options {
+  std::string config;
+  int64_t batch = 0;    // 0 = the config's batch_size
+  int threads = 1;
+  int64_t steps = 0;    // 0 = calibrate: about 0.25 s per repeat
+  int64_t warmup = -1;  // -1 = max(20, steps / 10)
+  int repeats = 5;
+  bool json = false;
+  bool gemm = true;  // also time the raw products
+};
+
+[[noreturn]] void usage(const std::string& what) {
+  throw_input_error("usage",
+                    what + "\n  bench_train --config FILE [--batch B] [--threads T] [--steps N] [--warmup W] "
+                           "[--repeats R] [--json] [--no-gemm]");
+}
+
+int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text, &end, 10);
+  if (!*text || *end || v < min) usage(flag + ": expected an integer >= " + std::to_string(min) + ", got '" + text + "'");
+  return v;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage(a + ": missing value");
+      return argv[++i];
+    };
+    if (a == "--config") o.config = value();
+    else if (a == "--batch") o.batch = parse_int(a, value(), 1);
+    else if (a == "--threads") o.threads = static_cast<int>(parse_int(a, value(), 1));
+    else if (a == "--steps") o.steps = parse_int(a, value(), 0);
+    else if (a == "--warmup") o.warmup = parse_int(a, value(), 0);
+    else if (a == "--repeats") o.repeats = static_cast<int>(parse_int(a, value(), 1));
+    else if (a == "--json") o.json = true;
+    else if (a == "--no-gemm") o.gemm = false;
+    else if (a == "-h" || a == "--help") usage("help");
+    else usage("unknown argument '" + a + "'");
+  }
+  if (o.config.empty()) usage("--config is required");
+  return o;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string stem(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = base.find('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+// ---- the model's matrix products -------------------------------------------
+
+// One cblas_sgemm call as Dense issues it (row-major), with its own buffers.
+struct Product {
+  std::string what;  // "dense_1 fwd [32x14]x[14x64]"
+  CBLAS_TRANSPOSE ta, tb;
+  int m, n, k, lda, ldb, ldc;
+  float beta;
+  double flops;  // per call
+  std::vector<float> a, b, c;
+
+  void run() const {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, beta,
+                const_cast<float*>(c.data()), ldc);
+  }
+};
+
+std::vector<float> filled(size_t n, float scale) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
+  return v;
+}
+
+std::string dims(int64_t r, int64_t c) { return "[" + std::to_string(r) + "x" + std::to_string(c) + "]"; }
+
+// The Dense layers' products for `rows` rows, in the order of one step.
+std::vector<Product> model_products(const lockstep::Model& model, int64_t rows) {
+  std::vector<Product> out;
+  const lockstep::ModelSpec& spec = model.spec();
+  for (size_t i = 0; i < model.layer_count(); ++i) {
+    if (!spec.layers(static_cast<int>(i)).has_dense()) continue;
+    const bool bias = spec.layers(static_cast<int>(i)).dense().use_bias();
+    const lockstep::Layer& l = model.layer(i);
+    const int in = static_cast<int>(l.input_width()), units = static_cast<int>(l.output_width());
+    const int b = static_cast<int>(rows);
+    const std::string name = l.name() + " ";
+    // forward: z[B,out] = x[B,in] · W[in,out] (+ z preloaded with the bias)
+    out.push_back({name + "fwd " + dims(b, in) + "x" + dims(in, units), CblasNoTrans, CblasNoTrans, b, units, in, in,
+                   units, units, bias ? 1.0f : 0.0f, 2.0 * b * in * units + (bias ? double(b) * units : 0.0),
+                   filled(size_t(b) * in, 1.0f), filled(size_t(in) * units, 0.1f), filled(size_t(b) * units, 0.0f)});
+    // dW[in,out] += xᵀ · dz, x stored [B,in]
+    out.push_back({name + "dW  " + dims(in, b) + "x" + dims(b, units), CblasTrans, CblasNoTrans, in, units, b, in,
+                   units, units, 1.0f, 2.0 * b * in * units, filled(size_t(b) * in, 1.0f),
+                   filled(size_t(b) * units, 1e-3f), filled(size_t(in) * units, 0.0f)});
+    // dx[B,in] = dz[B,out] · Wᵀ, W stored [in,out]; none for the first layer
+    if (i > 0)
+      out.push_back({name + "dx  " + dims(b, units) + "x" + dims(units, in), CblasNoTrans, CblasTrans, b, in, units,
+                     units, units, in, 0.0f, 2.0 * b * in * units, filled(size_t(b) * units, 1e-3f),
+                     filled(size_t(in) * units, 0.1f), filled(size_t(b) * in, 0.0f)});
+  }
+  return out;
+}
+
+// ---- the training step ------------------------------------------------------
+
+// Runs train_step over consecutive batches, starting a new epoch when one
+// ends; returns the seconds spent in train_step only.
+class Stepper {
+ public:
+  explicit Stepper(lockstep::Training& t) : training_(t), steps_per_epoch_(t.steps_per_epoch()) {
+    training_.begin_epoch(epoch_);
+  }
+  double run(int64_t steps) {
+    double total = 0;
+    double t0 = now_seconds();
+    for (int64_t i = 0; i < steps; ++i) {
+      if (step_ == steps_per_epoch_) {
+        total += now_seconds() - t0;
+        training_.begin_epoch(++epoch_);
+        step_ = 0;
+        t0 = now_seconds();
+      }
+      training_.train_step(step_++);
+    }
+    return total + (now_seconds() - t0);
+  }
+
+ private:
+  lockstep::Training& training_;
+  int64_t steps_per_epoch_;
+  int64_t epoch_ = 0, step_ = 0;
+};
+
+int run(const Options& opt) {
+  lockstep::ConfigFile file = lockstep::ConfigFile::load(opt.config);
+  lockstep::TrainConfig& config = file.mutable_config();
+  if (opt.batch > 0) config.set_batch_size(static_cast<int32_t>(opt.batch));
+  const int64_t batch = config.batch_size();
+  config.set_threads(opt.threads);
+  config.set_max_steps(0);
+
+  auto model = std::make_unique<lockstep::Model>(config.model(), config.seed());
+
+  // Synthetic data of the model's shape, a whole number of batches.
+  const int64_t want = std::max<int64_t>(8192, 4 * batch);
+  const int64_t samples = (want + batch - 1) / batch * batch;
+  lockstep::DataSpec* data = config.mutable_data();
+  data->Clear();
+  lockstep::SyntheticData* syn = data->mutable_synthetic();
+  syn->set_samples(samples);
+  syn->set_features(static_cast<int32_t>(model->input_width()));
+  syn->set_classes(static_cast<int32_t>(std::max<int64_t>(2, model->output_width())));
+  config.clear_validation_data();
+  config.set_validation_split(0);
+  lockstep::Dataset train = lockstep::load_dataset(config.data(), "data");
+
+  lockstep::set_compute_threads(opt.threads);
+  lockstep::Loss loss(config.loss(), "loss");
+  loss.check_labels(train, model->output_width(), "loss");
+  std::unique_ptr<lockstep::Optimizer> optimizer = lockstep::make_optimizer(config.optimizer(), "optimizer");
+  lockstep::LocalCommunicator world;
+  model->connect(world, config.distributed().sync_batch_norm());
+  lockstep::NoGradientSync sync;
+  lockstep::Training training(config, *model, *optimizer, loss, train, nullptr, world, sync);
+  Stepper stepper(training);
+
+  // Warm-up (page faults, OpenBLAS buffers, caches), then calibration.
+  int64_t steps = opt.steps;
+  const int64_t warmup = opt.warmup >= 0 ? opt.warmup : std::max<int64_t>(20, steps / 10);
+  stepper.run(warmup);
+  if (steps == 0) {
+    int64_t n = 16;
+    double t = stepper.run(n);
+    while (t < 0.05) n *= 2, t = stepper.run(n);
+    steps = std::max<int64_t>(16, static_cast<int64_t>(0.25 * n / t));
+  }
+
+  std::vector<Product> products = model_products(*model, batch);
+  double flops_per_step = 0;
+  for (const Product& p : products) flops_per_step += p.flops;
+  if (!opt.gemm) products.clear();
+  for (const Product& p : products)
+    for (int w = 0; w < 3; ++w) p.run();
+
+  std::vector<double> step_seconds, gemm_seconds;  // per step, one entry per repeat
+  std::vector<std::vector<double>> product_seconds(products.size());  // per call
+  for (int r = 0; r < opt.repeats; ++r) {
+    step_seconds.push_back(stepper.run(steps) / steps);
+    double gemm = 0;
+    for (size_t j = 0; j < products.size(); ++j) {
+      const double t0 = now_seconds();
+      for (int64_t s = 0; s < steps; ++s) products[j].run();
+      const double per_call = (now_seconds() - t0) / steps;
+      product_seconds[j].push_back(per_call);
+      gemm += per_call;
+    }
+    gemm_seconds.push_back(gemm);
+  }
+
+  const double step_s = median(step_seconds), gemm_s = median(gemm_seconds);
+  const double samples_per_s = batch / step_s;
+  const double gflops = flops_per_step / step_s * 1e-9;
+  const double gemm_gflops = gemm_s > 0 ? flops_per_step / gemm_s * 1e-9 : 0;
+  const double pct = 100.0 * gemm_s / step_s;
+  const std::string name = stem(opt.config);
+  size_t params = 0;  // trainable values, without the arena's alignment padding
+  for (const lockstep::ParameterInfo& p : model->parameters().entries())
+    if (p.trainable) params += p.size;
+
+  if (opt.json) {
+    std::string runs;
+    for (double s : step_seconds) runs += (runs.empty() ? "" : ", ") + std::to_string(batch / s);
+    std::printf(
+        "{\"bench\": \"lockstep\", \"model\": %s, \"config\": %s, \"batch\": %lld, \"threads\": %d, "
+        "\"steps\": %lld, \"repeats\": %d, \"samples_per_s\": %.1f, \"ms_per_step\": %.6f, "
+        "\"flops_per_sample\": %.0f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"pct_of_gemm\": %.1f, "
+        "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s}\n",
+        json_string(name).c_str(), json_string(opt.config).c_str(), static_cast<long long>(batch), opt.threads,
+        static_cast<long long>(steps), opt.repeats, samples_per_s, step_s * 1e3, flops_per_step / batch, gflops,
+        gemm_gflops, pct, params, runs.c_str(),
+        json_string(openblas_get_corename()).c_str());
+  } else {
+    std::printf("lockstep %s  batch %lld  threads %d  (%lld steps x %d repeats, medians; OpenBLAS %s kernels)\n",
+                name.c_str(), static_cast<long long>(batch), opt.threads, static_cast<long long>(steps), opt.repeats,
+                openblas_get_corename());
+    std::printf("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)\n", samples_per_s,
+                step_s * 1e3, gflops, flops_per_step / batch);
+    if (!products.empty())
+      std::printf("  raw cblas_sgemm on the same shapes: %.3f GFLOP/s, %.4f ms/step -> the step reaches %.1f%%\n",
+                  gemm_gflops, gemm_s * 1e3, pct);
+    for (size_t j = 0; j < products.size(); ++j) {
+      const double t = median(product_seconds[j]);
+      std::printf("    %-40s %8.2f us  %7.2f GFLOP/s\n", products[j].what.c_str(), t * 1e6,
+                  products[j].flops / t * 1e-9);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_args(argc, argv));
+  } catch (const lockstep::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return lockstep::kExitRuntime;
+  }
+}
