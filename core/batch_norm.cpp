@@ -38,6 +38,7 @@ void BatchNormLayer::reserve(int64_t max_rows) {
   inv_std_.assign(channels_, 0.0f);
   scale_.assign(channels_, 0.0f);
   shift_.assign(channels_, 0.0f);
+  mean_.assign(channels_, 0.0);
 }
 
 // Two passes in double over the local values (mean, then squared deviations)
@@ -50,16 +51,20 @@ void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
   std::fill(sum, sum + C, 0.0);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t c = 0; c < C; ++c) sum[c] += x[i * C + c];
-  for (int64_t c = 0; c < C; ++c) moments_[c] = Moments{static_cast<double>(m), m ? sum[c] / m : 0.0, 0.0};
+  // Per-channel values in plain arrays (not the Moments structs) so the
+  // inner loops over channels vectorise.
+  double* mean = mean_.data();
+  for (int64_t c = 0; c < C; ++c) mean[c] = m ? sum[c] / m : 0.0;
   std::fill(sum, sum + C, 0.0);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t c = 0; c < C; ++c) {
-      const double d = x[i * C + c] - moments_[c].mean;
+      const double d = x[i * C + c] - mean[c];
       sum[c] += d * d;
     }
-  for (int64_t c = 0; c < C; ++c) moments_[c].m2 = sum[c];
+  for (int64_t c = 0; c < C; ++c) moments_[c] = Moments{static_cast<double>(m), mean[c], sum[c]};
   if (comm_) comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
   global_count_ = C > 0 ? moments_[0].count : 0;
+  for (int64_t c = 0; c < C; ++c) mean[c] = moments_[c].mean;
 }
 
 void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, int64_t rows) {
@@ -70,32 +75,36 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
     const float keep = options_.momentum, blend = 1.0f - options_.momentum;
     for (int64_t c = 0; c < C; ++c) {
       const double var = global_count_ > 0 ? moments_[c].m2 / global_count_ : 0.0;
-      const float mean = static_cast<float>(moments_[c].mean);
+      const float mean = static_cast<float>(mean_[c]);
       inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + options_.epsilon));
       if (global_count_ > 0) {  // an all-empty batch must not move the statistics
         moving_mean_[c] = keep * moving_mean_[c] + blend * mean;
         moving_var_[c] = keep * moving_var_[c] + blend * static_cast<float>(var);
       }
-      const float gamma = gamma_ ? gamma_[c] : 1.0f;
-      scale_[c] = gamma * inv_std_[c];
-      shift_[c] = (beta_ ? beta_[c] : 0.0f) - mean * scale_[c];
+      scale_[c] = gamma_ ? gamma_[c] : 1.0f;
+      shift_[c] = beta_ ? beta_[c] : 0.0f;
     }
+    const double* mean = mean_.data();
+    const float *inv_std = inv_std_.data(), *gamma = scale_.data(), *beta = shift_.data();
     for (int64_t i = 0; i < m; ++i)
       for (int64_t c = 0; c < C; ++c) {
         // Subtract the mean in double: rounded to float, a mean of 1e4 is off
         // by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
-        const float xhat = static_cast<float>((x[i * C + c] - moments_[c].mean) * inv_std_[c]);
+        const float xhat = static_cast<float>((x[i * C + c] - mean[c]) * inv_std[c]);
         xhat_[i * C + c] = xhat;
-        y[i * C + c] = (gamma_ ? gamma_[c] : 1.0f) * xhat + (beta_ ? beta_[c] : 0.0f);
+        y[i * C + c] = gamma[c] * xhat + beta[c];
       }
   } else {
+    // (x - mean) * scale + beta rather than TF's folded x * scale + shift:
+    // folding cancels catastrophically for features like mean 1e4, std 1e-2.
     for (int64_t c = 0; c < C; ++c) {
       const float inv_std = 1.0f / std::sqrt(moving_var_[c] + options_.epsilon);
       scale_[c] = (gamma_ ? gamma_[c] : 1.0f) * inv_std;
-      shift_[c] = (beta_ ? beta_[c] : 0.0f) - moving_mean_[c] * scale_[c];
+      shift_[c] = beta_ ? beta_[c] : 0.0f;
     }
+    const float *mean = moving_mean_, *scale = scale_.data(), *beta = shift_.data();
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < C; ++c) y[i * C + c] = x[i * C + c] * scale_[c] + shift_[c];
+      for (int64_t c = 0; c < C; ++c) y[i * C + c] = (x[i * C + c] - mean[c]) * scale[c] + beta[c];
   }
 }
 

@@ -60,7 +60,8 @@ class BatchNormLayer final : public Layer {
   std::vector<Moments> moments_;     // per channel
   std::vector<double> grad_sums_;    // [sum_dy (C) | sum_dy_xhat (C)]
   std::vector<float> inv_std_;       // per channel
-  std::vector<float> scale_, shift_; // per channel, folded affine transform
+  std::vector<float> scale_, shift_; // per channel: gamma (or gamma * inv_std) and beta
+  std::vector<double> mean_;         // per channel, batch mean
   double global_count_ = 0;          // samples per channel in the (global) batch
   std::string forward_label_, backward_label_;  // names the collectives in time-out errors
 };
