@@ -11,8 +11,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(int verbose, int64_t epochs, std::FILE* out)
-    : verbose_(verbose), bar_(verbose == 1 && isatty(fileno(out))), epochs_(epochs), out_(out) {}
+ProgressPrinter::ProgressPrinter(int verbose, int64_t epochs, std::FILE* out, bool allow_bar)
+    : verbose_(verbose), bar_(allow_bar && verbose == 1 && isatty(fileno(out))), epochs_(epochs), out_(out) {}
 
 void ProgressPrinter::epoch_begin(int64_t epoch, int64_t steps) {
   steps_ = steps;

@@ -13,8 +13,10 @@ namespace lockstep::cli {
 
 class ProgressPrinter {
  public:
-  // verbose: 0 silent, 1 bar on a terminal, 2 one line per epoch.
-  ProgressPrinter(int verbose, int64_t epochs, std::FILE* out);
+  // verbose: 0 silent, 1 bar on a terminal, 2 one line per epoch. Under
+  // mpirun a rank's stdout is a pseudo-terminal even when the job's output
+  // goes to a log file, so with several ranks there is never a bar.
+  ProgressPrinter(int verbose, int64_t epochs, std::FILE* out, bool allow_bar = true);
   void epoch_begin(int64_t epoch, int64_t steps);
   void step_end(int64_t step, int64_t steps, const LossTotals& totals, int64_t samples, bool has_accuracy);
   void epoch_end(const EpochMetrics& m, bool has_validation, bool has_accuracy);

@@ -160,7 +160,7 @@ int run_train(const Args& args, Runtime& runtime) {
   std::signal(SIGUSR1, on_stop_signal);
   const bool has_accuracy = loss.kind() != LossKind::kMeanSquaredError || data.train.label_kind != LabelKind::kValue;
 
-  ProgressPrinter printer(root ? config.verbose() : 0, config.epochs(), stdout);
+  ProgressPrinter printer(root ? config.verbose() : 0, config.epochs(), stdout, world.size() == 1);
   const CheckpointSpec& policy = config.checkpoint();
   const auto started = std::chrono::steady_clock::now();
   auto last_save = started;
