@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev
-          dataset-fashion-mnist python3 python3-numpy python3-protobuf)
+          dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
 fi

@@ -4,4 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/build.sh
 cd build
-ctest --output-on-failure --timeout 900 -j 2 "$@"
+status=0
+ctest --output-on-failure --timeout 900 -j 2 "$@" || status=$?
+# CTest hides the output of skipped tests; say why they were skipped.
+grep -h '^SKIPPED:' Testing/Temporary/LastTest.log 2>/dev/null || true
+exit $status

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Several hosts on one machine: each "host" is a Linux network namespace, all
+# joined by veth pairs to a bridge that lives in a namespace of its own (the
+# "switch"). mpirun runs inside host 1 and starts its daemon on host 2 through
+# netns_agent.sh (in place of ssh); ranks talk over Open MPI's TCP transport
+# only. seed_mlp is trained with np = 4 over 2 hosts (2 ranks each) and must
+# give the same parameters as np = 1 (alone, no MPI).
+#
+# Addresses are 10.231.0.0/24 and exist only inside the namespaces created
+# here: no interface is added to the machine's own namespace, so no traffic
+# can leave. Everything is deleted on exit.
+#
+# Exit status: 0 passed, 1 failed, 77 skipped (the machine cannot create the
+# namespaces: not root, no 'ip', no veth/bridge/UTS support); the reason is printed
+# as "SKIPPED: ...". When the namespaces work but MPI across them does not,
+# the test fails and shows mpirun's output.
+# CTest provides TRAINER, SOURCE_DIR, MPIEXEC, PYTHON; run by hand with e.g.
+#   TRAINER=build/bin/trainer SOURCE_DIR=$PWD bash tests/multihost/test_netns_hosts.sh
+set -euo pipefail
+SKIP_CODE=77
+: "${TRAINER:?set by CTest}" "${SOURCE_DIR:?set by CTest}"
+MPIEXEC=${MPIEXEC:-mpirun}
+PYTHON=${PYTHON:-python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+NHOSTS=2 SLOTS=2 NP=4 NET=10.231.0 TIMEOUT=120  # seconds, for each mpirun and the np=1 run
+TAG=lockstep-$$
+SWITCH=$TAG-sw
+config="$SOURCE_DIR/launch/configs/seed_mlp.pbtxt"
+# 4000 samples, validation 20%: 3200 / 64 = 50 steps per epoch; 3 epochs = 150 steps.
+common=(--set distributed.sync_batch_norm=true --set epochs=3 --set threads=1 --set verbose=0)
+tol=1e-4
+
+# CTest shows no output of a skipped test, even with --output-on-failure, so
+# the reason is also written to CTest's own output, for CI's log: when that is
+# a pipe or terminal, or a file CTest appends to (writing into a file at
+# another offset would garble it).
+tell_ctest() {
+  local out=/proc/$PPID/fd/1 target flags
+  [[ $(cat "/proc/$PPID/comm" 2>/dev/null) == ctest ]] || return 0
+  target=$(readlink "$out" 2>/dev/null) || return 0
+  case $target in
+    pipe:* | socket:* | /dev/pts/* | /dev/tty*) ;;
+    *)
+      flags=$(awk '$1 == "flags:" { print $2 }' "/proc/$PPID/fdinfo/1" 2>/dev/null)
+      ((8#${flags:-0} & 8#2000)) || return 0 ;;  # O_APPEND
+  esac
+  echo "$*" 2>/dev/null >>"$out" || true
+}
+skip() {
+  echo "SKIPPED: $*"
+  tell_ctest "multihost_netns_hosts: SKIPPED: $*"
+  exit "$SKIP_CODE"
+}
+fail() { echo "FAIL: $*"; exit 1; }
+step() { echo "== $*"; }
+
+# --- Can this machine do it? -------------------------------------------------
+[[ $(uname -s) == Linux ]] || skip "network namespaces need Linux (this is $(uname -s))"
+if [[ $(id -u) -ne 0 ]]; then
+  skip "creating network namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); running as uid $(id -u)"
+fi
+if ! command -v ip >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    step "'ip' is missing: installing Debian's iproute2"
+    export DEBIAN_FRONTEND=noninteractive
+    { timeout 300 apt-get install -y -q --no-install-recommends iproute2 \
+        || { timeout 300 apt-get update -q && timeout 300 apt-get install -y -q --no-install-recommends iproute2; }; } \
+      >/dev/null 2>&1 || true
+  fi
+  command -v ip >/dev/null || skip "the 'ip' command (Debian package iproute2) is missing and could not be installed"
+fi
+[[ -x $TRAINER ]] || fail "no trainer at $TRAINER"
+command -v "$MPIEXEC" >/dev/null || fail "no mpirun ($MPIEXEC)"
+
+# --- Namespaces, bridge, veth pairs -------------------------------------------
+# Leftovers of runs that were killed outright (no EXIT trap: CTest's timeout
+# sends SIGKILL) carry the PID of a process that no longer exists.
+for ns in $(ip netns list 2>/dev/null | grep -Eo '^lockstep-[0-9]+-(sw|h[0-9]+)' || true); do
+  pid=${ns#lockstep-}
+  pid=${pid%%-*}
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "removing $ns, left over by an earlier run"
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    # shellcheck disable=SC2086  # one word per pid
+    [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+done
+WORK=$(mktemp -d)
+created=()
+cleanup() {
+  local ns pids
+  for ns in "${created[@]}"; do
+    # Leftovers of a failed or timed-out run (orted, ranks) live only in
+    # these namespaces: end them, then delete the namespace.
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    # shellcheck disable=SC2086  # one word per pid
+    [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+try() {  # WHAT COMMAND...: run it; skip the test with its error when it fails
+  local what=$1
+  shift
+  "$@" 2>"$WORK/err.txt" || skip "$what: '$*' failed: $(tr '\n' ' ' <"$WORK/err.txt")"
+}
+
+step "creating $NHOSTS hosts ($TAG-h1..h$NHOSTS) on bridge br0 in $SWITCH, subnet $NET.0/24"
+try "cannot create a network namespace" ip netns add "$SWITCH"
+created+=("$SWITCH")
+try "cannot configure a network namespace" ip -n "$SWITCH" link set lo up
+try "cannot create a bridge (kernel module 'bridge')" ip -n "$SWITCH" link add br0 type bridge
+try "cannot bring up the bridge" ip -n "$SWITCH" link set br0 up
+spaces=()
+: >"$WORK/hostfile"
+: >"$WORK/hosts.table"
+for ((i = 1; i <= NHOSTS; i++)); do
+  ns=$TAG-h$i addr=$NET.$i
+  try "cannot create a network namespace" ip netns add "$ns"
+  created+=("$ns")
+  # The pair is born in the switch namespace, its host end moved straight to
+  # the host: nothing ever appears in the machine's own namespace.
+  try "cannot create a veth pair (kernel module 'veth')" \
+    ip -n "$SWITCH" link add "port$i" type veth peer name eth0 netns "$ns"
+  try "cannot attach to the bridge" ip -n "$SWITCH" link set "port$i" master br0 up
+  try "cannot configure $ns" ip -n "$ns" link set lo up
+  try "cannot configure $ns" ip -n "$ns" addr add "$addr/24" dev eth0
+  try "cannot configure $ns" ip -n "$ns" link set eth0 up
+  spaces+=("$ns")
+  echo "$addr slots=$SLOTS" >>"$WORK/hostfile"
+  echo "$addr $ns" >>"$WORK/hosts.table"
+done
+export LOCKSTEP_NETNS_TABLE="$WORK/hosts.table"
+# A private copy, so the agent is executable whatever the checkout's modes.
+cp "$HERE/netns_agent.sh" "$WORK/netns_agent.sh"
+chmod +x "$WORK/netns_agent.sh"
+ip -n "${spaces[0]}" -br addr show
+ip -n "${spaces[1]}" -br addr show
+
+# --- MPI across the hosts -------------------------------------------------------
+# mpirun runs in host 1; host 1's ranks are its own children, host 2's are
+# started by an orted that netns_agent.sh launches in host 2's namespace.
+# Each host also gets its own host name (a UTS namespace, as the agent does):
+# Open MPI tells nodes apart by name, and with one name for all hosts
+# MPI_Comm_split_type(SHARED) goes wrong and the job hangs.
+try "cannot create a UTS namespace" unshare --uts true
+# shellcheck disable=SC2054  # "tcp,self" is one word
+mpi_opts=(--allow-run-as-root --oversubscribe -np "$NP" --hostfile "$WORK/hostfile"
+  --mca plm_rsh_agent "$WORK/netns_agent.sh" --mca plm_rsh_no_tree_spawn 1
+  --mca btl tcp,self --mca btl_tcp_if_include "$NET.0/24" --mca oob_tcp_if_include "$NET.0/24"
+  -x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS)
+mpi() {  # LOG ARGS...: mpirun over the hosts; its output is shown and kept in LOG
+  local log=$1 status=0
+  shift
+  # shellcheck disable=SC2016  # $0 and $@ belong to the inner shell
+  local cmd=(ip netns exec "${spaces[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' "${spaces[0]}"
+    "$MPIEXEC" "${mpi_opts[@]}" "$@")
+  echo "\$ LOCKSTEP_NETNS_TABLE=$LOCKSTEP_NETNS_TABLE $(printf '%q ' "${cmd[@]}")"
+  timeout -k 10 "$TIMEOUT" "${cmd[@]}" >"$log" 2>&1 || status=$?
+  sed 's/^/  | /' "$log"
+  if [[ $status -eq 124 || $status -eq 137 ]]; then
+    echo "mpirun did not finish within ${TIMEOUT}s"
+  fi
+  return "$status"
+}
+diagnose() {
+  local ns
+  for ns in "${spaces[@]}"; do
+    echo "-- $ns:"
+    ip -n "$ns" -br addr show
+    ip -n "$ns" route show
+  done
+}
+rx_tx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/tx_bytes | paste -sd' '; }
+
+step "probe: where does each of the $NP ranks run?"
+# shellcheck disable=SC2016  # expanded by each rank's shell
+if ! mpi "$WORK/probe.log" sh -c 'echo "rank $OMPI_COMM_WORLD_RANK host $(hostname) netns $(ip netns identify)"'; then
+  diagnose
+  fail "mpirun across the namespaces failed (output above)"
+fi
+for ns in "${spaces[@]}"; do
+  n=$(grep -c " netns $ns\$" "$WORK/probe.log" || true)
+  [[ $n -eq $((NP / NHOSTS)) ]] || fail "probe: $n ranks in $ns, wanted $((NP / NHOSTS))"
+done
+
+step "train seed_mlp with np=$NP over $NHOSTS hosts (150 steps, synchronized BatchNormalization)"
+read -r rx0 tx0 < <(rx_tx "${spaces[1]}")
+mkdir -p "$WORK/where"
+# Each rank notes its namespace, then becomes the trainer.
+# shellcheck disable=SC2016
+if ! mpi "$WORK/train.log" sh -c 'ip netns identify >"$0/rank$OMPI_COMM_WORLD_RANK"; exec "$@"' "$WORK/where" \
+    "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/np$NP"; then
+  diagnose
+  fail "training with np=$NP across the namespaces failed (output above)"
+fi
+read -r rx1 tx1 < <(rx_tx "${spaces[1]}")
+for ((r = 0; r < NP; r++)); do
+  want=${spaces[r / SLOTS]}
+  got=$(cat "$WORK/where/rank$r" 2>/dev/null || echo "nothing recorded")
+  echo "rank $r ran in $got"
+  [[ $got == "$want" ]] || fail "rank $r of the trainer ran in '$got', wanted $want"
+done
+echo "host 2 eth0 during training: received $((rx1 - rx0)) bytes, sent $((tx1 - tx0)) bytes"
+# Launch and wire-up move a few kB; 150 all-reduces of 5,510 gradients (22 kB)
+# move megabytes (about 4 MB each way here).
+((rx1 - rx0 > 1000000 && tx1 - tx0 > 1000000)) \
+  || fail "too little traffic between the hosts: the ranks did not talk over TCP"
+
+step "train seed_mlp alone (np=1)"
+timeout -k 10 "$TIMEOUT" "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/np1" \
+  || fail "np=1 training failed"
+
+step "compare np=$NP over $NHOSTS hosts with np=1 (tolerance $tol)"
+"$TRAINER" inspect "$WORK/np1/final/model.pb" --json >"$WORK/np1.json"
+"$TRAINER" inspect "$WORK/np$NP/final/model.pb" --json >"$WORK/np$NP.json"
+grep -q "\"ranks\": $NP" "$WORK/np$NP/history.jsonl" || fail "history.jsonl does not say ranks $NP"
+"$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/np1.json" "$WORK/np$NP.json" "$tol" \
+  || fail "np=$NP over $NHOSTS hosts: parameters differ from np=1 by more than $tol"
+"$PYTHON" "$SOURCE_DIR/tests/e2e/compare_history.py" "$WORK/np1/history.jsonl" "$WORK/np$NP/history.jsonl" "$tol" \
+  || fail "np=$NP over $NHOSTS hosts: history differs from np=1"
+echo "PASSED: np=$NP over $NHOSTS network-namespace hosts equals np=1"
