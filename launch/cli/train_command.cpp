@@ -68,6 +68,10 @@ std::unique_ptr<BucketedAllreduce> make_gradient_sync(const TrainConfig& config,
 }  // namespace
 
 int run_train(const Args& args, Runtime& runtime) {
+  // First thing: a pre-emption signal during start-up (loading data, resuming)
+  // must not kill the rank; training then stops before its first step.
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
   Communicator& world = runtime.world();
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
@@ -156,8 +160,6 @@ int run_train(const Args& args, Runtime& runtime) {
     if (root) prune_checkpoints(config.run_dir(), config.checkpoint().keep());
   };
 
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGUSR1, on_stop_signal);
   const bool has_accuracy = loss.kind() != LossKind::kMeanSquaredError || data.train.label_kind != LabelKind::kValue;
 
   ProgressPrinter printer(root ? config.verbose() : 0, config.epochs(), stdout, world.size() == 1);
