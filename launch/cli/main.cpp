@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 
@@ -12,6 +13,19 @@
 using namespace lockstep;
 
 namespace {
+
+// Launchers do not always pass the ranks' status on: Slurm 22.05's srun exits
+// 0 when it could not start the tasks at all. A batch script that must tell
+// "finished" from "never ran" sets LOCKSTEP_STATUS_FILE; rank 0 writes its exit
+// status there as it ends (train.sbatch treats a missing file as a failure).
+void report_status(int rank, int status) {
+  const char* path = std::getenv("LOCKSTEP_STATUS_FILE");
+  if (rank != 0 || !path || !*path) return;
+  if (FILE* f = std::fopen(path, "w")) {
+    std::fprintf(f, "%d\n", status);
+    std::fclose(f);
+  }
+}
 
 int dispatch(const cli::Args& args, Runtime& runtime) {
   if (args.command == "train") return cli::run_train(args, runtime);
@@ -36,6 +50,7 @@ int dispatch(const cli::Args& args, Runtime& runtime) {
   else std::fprintf(stderr, "error: %s\n", message.c_str());
   std::fflush(stderr);
   std::fflush(stdout);
+  report_status(rank, exit_code);
   if (runtime) runtime->abort_job(exit_code);
   std::_Exit(exit_code);
 }
@@ -59,6 +74,7 @@ int main(int argc, char** argv) {
     runtime = std::make_unique<Runtime>();
     const int status = dispatch(args, *runtime);
     std::fflush(stdout);
+    report_status(runtime->world().rank(), status);
     return status;
   } catch (const Error& e) {
     fail(runtime.get(), e.what(), e.exit_code());

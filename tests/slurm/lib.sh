@@ -1,0 +1,297 @@
+# shellcheck shell=bash
+# A private one-node Slurm cluster for the tests of launch/slurm/: installs
+# Debian's slurm-wlm and munge when missing, then starts munged, slurmctld and
+# slurmd with a generated config, key, sockets, ports, state and logs all under
+# one temporary folder, and shuts every daemon (and any job left) down on exit.
+# Sourced by test_*.sh; CTest provides TRAINER, SOURCE_DIR and PYTHON.
+#
+# Outcome: "N passed, N failed" and exit 0/1; or "SKIPPED: why" and exit 77
+# (CTest's SKIP_RETURN_CODE) when this is not root: slurmd must run as root to
+# start jobs, and installing needs root. CI runs as root, so there it never
+# skips: every other problem (no package, a daemon that does not start, a job
+# that hangs) is a failure, with the daemons' logs printed.
+set -euo pipefail
+: "${TRAINER:?set by CTest}" "${SOURCE_DIR:?set by CTest}"
+PYTHON=${PYTHON:-/usr/bin/python3}
+SKIP=77
+failures=0
+checks=0
+T0=$(date +%s)
+SL=""           # the cluster's folder, set by start_cluster
+STARTED=()      # pid files of the daemons we started
+
+say() { echo "[$(($(date +%s) - T0))s] $*"; }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { checks=$((checks + 1)); say "ok: $*"; }
+skip() {
+  echo "SKIPPED: $*"
+  exit $SKIP
+}
+# A failure that makes the rest pointless: logs, then out (cleanup runs on EXIT).
+abort() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+  show_logs
+  echo "$checks passed, $failures failed"
+  exit 1
+}
+
+show_logs() {
+  [[ -n $SL ]] || return 0
+  local f
+  for f in "$SL"/log/*.log; do
+    [[ -s $f ]] || continue
+    echo "---- last lines of $f"
+    tail -n 25 "$f"
+  done
+}
+
+finish() {
+  ((failures == 0)) || show_logs
+  say "done"
+  echo "$checks passed, $failures failed"
+  ((failures == 0))
+}
+
+# ---- installation ----
+install_slurm() {
+  local p missing=()
+  for p in slurmctld slurmd slurm-client munge; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  say "installing Debian's slurm-wlm and munge (missing: ${missing[*]})"
+  export DEBIAN_FRONTEND=noninteractive
+  # Debian's packages try to start their services: not here, we start our own.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy && made_policy=1
+  fi
+  local status=0
+  {
+    # Another test may be installing too: wait for dpkg's lock.
+    timeout 300 apt-get -o DPkg::Lock::Timeout=240 update -q &&
+      timeout 600 apt-get -o DPkg::Lock::Timeout=240 install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold slurm-wlm munge
+  } >"$WORK_LOG/apt.log" 2>&1 || status=$?
+  ((made_policy)) && rm -f $policy
+  if ((status != 0)); then
+    tail -n 30 "$WORK_LOG/apt.log"
+    abort "apt-get install slurm-wlm munge failed (status $status): see above"
+  fi
+}
+
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS COMMAND...: true as soon as COMMAND is, false after SECONDS.
+wait_until() {
+  local limit=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) >= limit)) && return 1
+    sleep 0.2
+  done
+}
+
+node_idle() { [[ $(sinfo -h -n "$NODE" -o %t 2>/dev/null) == idle ]]; }
+
+# start_cluster CPUS: munged + slurmctld + slurmd for node $(hostname -s),
+# advertised with CPUS CPUs (more than the machine has is fine: slurmd is told
+# to trust the config), one partition "test".
+start_cluster() {
+  local cpus=${1:-4}
+  [[ $(id -u) -eq 0 ]] || skip "Slurm tests need root (slurmd runs jobs as root here, and slurm-wlm/munge are installed with apt-get); run them as root, as CI does"
+  SL=$(mktemp -d /tmp/lockstep-slurm.XXXXXX)
+  chmod 755 "$SL"
+  mkdir -p "$SL/log" "$SL/munge" "$SL/ctld" "$SL/spool" "$SL/jobs"
+  WORK_LOG=$SL/log
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  install_slurm
+  for b in munged slurmctld slurmd sbatch srun scontrol; do
+    command -v $b >/dev/null || abort "$b is not installed after apt-get install slurm-wlm munge"
+  done
+
+  # munge: a fresh key for this cluster, our own socket.
+  chmod 700 "$SL/munge"
+  local key=$SL/munge/munge.key
+  if [[ ! -s $key ]]; then
+    dd if=/dev/urandom of="$key" bs=1024 count=1 status=none
+    chmod 400 "$key"
+  fi
+  MUNGE_SOCKET=$SL/munge/munge.socket
+  munged --force --key-file="$key" --socket="$MUNGE_SOCKET" --pid-file="$SL/munge/munged.pid" \
+    --log-file="$SL/log/munged.log" --seed-file="$SL/munge/seed" ||
+    abort "munged did not start (status $?)"
+  STARTED+=("$SL/munge/munged.pid")
+  wait_until 10 munge -S "$MUNGE_SOCKET" -n || abort "munged does not answer on $MUNGE_SOCKET"
+
+  NODE=$(hostname -s)
+  local ctld_port d_port
+  ctld_port=$(free_port)
+  d_port=$(free_port)
+  export SLURM_CONF=$SL/slurm.conf
+  cat >"$SLURM_CONF" <<EOF
+# Generated by tests/slurm/lib.sh: one node, no cgroups, everything under $SL.
+ClusterName=lockstep-test
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$d_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$MUNGE_SOCKET
+StateSaveLocation=$SL/ctld
+SlurmdSpoolDir=$SL/spool
+SlurmctldPidFile=$SL/slurmctld.pid
+SlurmdPidFile=$SL/slurmd.pid
+SlurmctldLogFile=$SL/log/slurmctld.log
+SlurmdLogFile=$SL/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/builtin
+MpiDefault=none
+ReturnToService=2
+SlurmdParameters=config_overrides
+KillWait=10
+InactiveLimit=0
+MinJobAge=600
+Waittime=0
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+PartitionName=test Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+  # PMIx's per-step folders (spmix_appdir_UID_JOB.STEP) default to /tmp, where
+  # an earlier cluster's job 1 may have left its own: step 1.0 would then fail.
+  mkdir -p "$SL/pmix"
+  echo "PMIxCliTmpDirBase=$SL/pmix" >"$SL/mpi.conf"
+  slurmctld -f "$SLURM_CONF" -i || abort "slurmctld did not start (status $?)"
+  STARTED+=("$SL/slurmctld.pid")
+  slurmd -f "$SLURM_CONF" -N "$NODE" || abort "slurmd did not start (status $?)"
+  STARTED+=("$SL/slurmd.pid")
+  wait_until 30 node_idle || abort "node $NODE is not idle after 30 s: $(sinfo -N -l 2>&1 | tail -n +2)"
+  say "Slurm $(sinfo -V | awk '{print $2}') up: node $NODE, $cpus CPUs, controller port $ctld_port; srun --mpi=list: $(srun --mpi=list 2>&1 | tr -s '\n\t' '  ')"
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  trap - EXIT INT TERM
+  if [[ -n $SL && -e $SL/slurmctld.pid ]]; then
+    local jobs
+    jobs=$(squeue -h -o %A 2>/dev/null | sort -u)
+    if [[ -n $jobs ]]; then
+      # shellcheck disable=SC2086
+      scancel $jobs 2>/dev/null
+      wait_until 20 no_jobs_left
+    fi
+  fi
+  local f pid
+  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+    f=${STARTED[i]}
+    [[ -s $f ]] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  done
+  # Anything still alive that belongs to this cluster (slurmstepd, job
+  # processes) carries its SLURM_CONF in its environment.
+  if [[ -n $SL ]]; then
+    local p
+    for p in /proc/[0-9]*; do
+      pid=${p#/proc/}
+      ((pid == $$)) && continue
+      grep -qsz "^SLURM_CONF=$SL/slurm.conf\$" "$p/environ" 2>/dev/null || continue
+      kill -9 "$pid" 2>/dev/null && echo "cleanup: killed left-over process $pid ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60))"
+    done
+    if ((status == 0)) || [[ -n ${KEEP_SLURM_DIR:-} ]]; then
+      [[ -n ${KEEP_SLURM_DIR:-} ]] && echo "kept $SL" || rm -rf "$SL"
+    else
+      echo "left $SL for inspection (logs in $SL/log)"
+    fi
+  fi
+  exit $status
+}
+
+no_jobs_left() { [[ -z $(squeue -h -o %A 2>/dev/null) ]]; }
+
+# ---- jobs ----
+# job_field JOBID FIELD: a field of `scontrol show job` (JobState, ExitCode, Restarts...)
+job_field() { scontrol show job -o "$1" 2>/dev/null | grep -Eo "(^| )$2=[^ ]*" | head -1 | cut -d= -f2-; }
+
+job_done() {
+  local s
+  s=$(job_field "$1" JobState)
+  [[ -n $s && $s != PENDING && $s != RUNNING && $s != CONFIGURING && $s != COMPLETING && $s != REQUEUED* &&
+    $s != SUSPENDED ]]
+}
+
+# wait_job JOBID SECONDS: until the job has ended for good; its state after.
+wait_job() {
+  wait_until "$2" job_done "$1" || {
+    fail "job $1 did not end within $2 s (state $(job_field "$1" JobState))"
+    scancel "$1" 2>/dev/null
+    return 1
+  }
+}
+
+# requeued JOBID N: Slurm has requeued the job N times and it waits to run again.
+requeued() { [[ $(job_field "$1" Restarts) -ge $2 && $(job_field "$1" JobState) == PENDING ]]; }
+
+# Slurm holds a requeued job back for 2 minutes (its begin time), so that the
+# old run is gone before it starts again: too early, srun cannot start the new
+# step 0 (the old one's PMIx socket is still taken), or slurmd refuses the new
+# credential (it revoked the old run's in the same second). A test waits only
+# until the old steps' sockets in the spool folder are gone, plus 2 seconds.
+steps_gone() { ! compgen -G "$SL/spool/${NODE}_$1.*" && ! compgen -G "$SL/spool/stepd.slurm.pmix.$1.*"; }
+release() {
+  wait_until 30 steps_gone "$1" || fail "job $1: the old run's steps are still there after 30 s: $(ls "$SL/spool")"
+  sleep 2
+  scontrol update JobId="$1" StartTime=now
+}
+
+# submit OUTPUT [VAR=VALUE...] -- SBATCH ARGUMENTS...: sbatch from $SL/jobs with
+# those variables in its environment (--export=ALL); the job id on stdout.
+submit() {
+  local out=$1 vars=()
+  shift
+  while [[ $1 != -- ]]; do
+    vars+=("$1")
+    shift
+  done
+  shift
+  (cd "$SL/jobs" && env "${vars[@]}" sbatch --parsable --output="$out" --export=ALL "$@")
+}
+
+# wait_file SECONDS GLOB: until a file matching GLOB exists.
+wait_file() { wait_until "$1" compgen -G "$2"; }
+
+# same_model A.pb B.pb TOLERANCE: compare_models.py on `trainer inspect --json` dumps.
+same_model() {
+  "$TRAINER" inspect "$1" --json >"$SL/a.json" && "$TRAINER" inspect "$2" --json >"$SL/b.json" &&
+    "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$SL/a.json" "$SL/b.json" "$3"
+}
+
+# history_lines RUN_DIR: epochs recorded in RUN_DIR/history.jsonl
+history_lines() { [[ -e $1/history.jsonl ]] && wc -l <"$1/history.jsonl" || echo 0; }
+
+# expect_log FILE REGEX WHAT: the job's output has a line matching REGEX.
+expect_log() {
+  if grep -Eq -- "$2" "$1"; then
+    pass "$3"
+  else
+    fail "$3: no line matching '$2' in $1; its last lines:"
+    tail -n 20 "$1" >&2
+  fi
+}
