@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <thread>
 #include <type_traits>
@@ -103,10 +104,20 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned)
   op_.fill("");
   label_.fill("");
   moments_mpi();
+  if (size_ > 1) {
+    // Any rank may opt out; a timed collective first, so a missing rank is
+    // an error rather than a hang in MPI_Win_allocate_shared.
+    const char* env = std::getenv("LOCKSTEP_SHM_ALLREDUCE");
+    int64_t off = (env != nullptr && std::string(env) == "0") ? 1 : 0;
+    allreduce_max(&off, 1, "shared-memory all-reduce set-up");
+    if (off == 0) shm_ = ShmAllreduce::create(comm_, where_);
+    shm_enabled_ = shm_ != nullptr;
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
   if (mpi_finalized()) return;  // a sub-communicator that outlived the Runtime
+  shm_.reset();
   // Requests that timed out may complete once the late rank arrives; give
   // them a moment so MPI can retire them, then leave the rest to MPI.
   for (int i = 0; i < kMaxRequests; ++i) {
@@ -127,6 +138,7 @@ void MpiCommunicator::set_timeout_seconds(double seconds) {
 
 void MpiCommunicator::set_max_chunk_for_testing(size_t count) {
   max_chunk_ = std::clamp<size_t>(count, 1, static_cast<size_t>(INT_MAX));
+  shm_enabled_ = false;  // the chunking under test is MPI's
 }
 
 int MpiCommunicator::chunk(size_t remaining) const {
@@ -180,6 +192,9 @@ bool MpiCommunicator::poll(int first, int n, double seconds) {
       }
     }
     if (rc != MPI_SUCCESS) check(rc, "MPI_Testall", first);
+    // Shared-memory reductions other ranks may be waiting for (this rank's
+    // MPI collective may itself be waiting for those ranks).
+    ShmAllreduce::progress_all();
     if (done) {
       for (int i = first; i < first + n; ++i) state_[i] = SlotState::kFree;
       run_length_[first] = 0;
@@ -222,6 +237,7 @@ void MpiCommunicator::allreduce(void* data, size_t count, size_t elem_bytes, MPI
 }
 
 void MpiCommunicator::allreduce_sum(float* data, size_t count, const char* label) {
+  if (shm_enabled_) return shm_->wait(shm_->start(data, count, label), timeout_seconds_);
   allreduce(data, count, sizeof(float), MPI_FLOAT, MPI_SUM, label);
 }
 
@@ -239,6 +255,7 @@ void MpiCommunicator::allreduce_moments(Moments* data, size_t count, const char*
 }
 
 int MpiCommunicator::start_allreduce_sum(float* data, size_t count, const char* label) {
+  if (shm_enabled_) return kShmTicketBase + shm_->start(data, count, label);
   // One slot per chunk; an empty reduction still gets a (null) request so
   // the caller has a ticket to wait on.
   const size_t chunks = std::max<size_t>(1, (count + max_chunk_ - 1) / max_chunk_);
@@ -259,6 +276,7 @@ int MpiCommunicator::start_allreduce_sum(float* data, size_t count, const char* 
 }
 
 void MpiCommunicator::wait(int ticket) {
+  if (shm_ && ticket >= kShmTicketBase) return shm_->wait(ticket - kShmTicketBase, timeout_seconds_);
   if (ticket < 0 || ticket >= kMaxRequests || run_length_[ticket] == 0 ||
       state_[ticket] != SlotState::kActive) {
     throw_runtime_error(where_, "wait() on ticket " + std::to_string(ticket) +

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "core/communicator.h"
+#include "distributed/shm_allreduce.h"
 
 namespace lockstep {
 
@@ -44,6 +45,8 @@ class MpiCommunicator final : public Communicator {
   // Wraps `comm`. When `owned`, the destructor frees it (communicators made
   // by split()); MPI_COMM_WORLD is wrapped with owned = false. Switches the
   // communicator to MPI_ERRORS_RETURN so MPI failures become lockstep::Error.
+  // Collective: when all ranks share a node it sets up the shared-memory
+  // all-reduce for float sums (LOCKSTEP_SHM_ALLREDUCE=0 turns that off).
   explicit MpiCommunicator(MPI_Comm comm, bool owned = false);
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
@@ -75,9 +78,13 @@ class MpiCommunicator final : public Communicator {
   double timeout_seconds() const { return timeout_seconds_; }
 
   MPI_Comm comm() const { return comm_; }
+  // True when float sums go through ShmAllreduce (all ranks on one node and
+  // LOCKSTEP_SHM_ALLREDUCE is not 0 on any rank).
+  bool uses_shared_memory() const { return shm_enabled_; }
 
   // Largest count one MPI call carries (default INT_MAX). Tests lower it to
-  // exercise the chunking without multi-gigabyte buffers.
+  // exercise the chunking without multi-gigabyte buffers; float sums then
+  // go through MPI, not shared memory.
   void set_max_chunk_for_testing(size_t count);
 
  private:
@@ -105,6 +112,11 @@ class MpiCommunicator final : public Communicator {
   std::string where_;  // "rank R", R the rank in MPI_COMM_WORLD
   double timeout_seconds_ = kDefaultTimeoutSeconds;
   size_t max_chunk_;
+
+  // Tickets of shared-memory all-reduces are kShmTicketBase + its own ticket.
+  static constexpr int kShmTicketBase = 1 << 16;
+  std::unique_ptr<ShmAllreduce> shm_;
+  bool shm_enabled_ = false;
 
   std::array<MPI_Request, kMaxRequests> requests_;
   std::array<MPI_Status, kMaxRequests> statuses_;  // to explain MPI_ERR_IN_STATUS

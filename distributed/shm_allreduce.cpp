@@ -1,0 +1,241 @@
+#include "distributed/shm_allreduce.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "core/error.h"
+
+namespace lockstep {
+namespace {
+
+// Same waiting schedule as MpiCommunicator::poll: spin (pieces of a step
+// arrive within microseconds), then yield, then sleep, so oversubscribed
+// ranks leave the core to the rank that still computes.
+constexpr auto kSpinFor = std::chrono::microseconds(50);
+constexpr auto kYieldFor = std::chrono::milliseconds(10);
+constexpr auto kSleepStep = std::chrono::microseconds(100);
+constexpr size_t kPage = 4096;
+constexpr size_t kAlign = 16;  // floats per slice boundary: whole cache lines
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+uint64_t load_acquire(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_ACQUIRE); }
+
+// Every live instance, for progress_all(). One thread drives MPI and these.
+std::vector<ShmAllreduce*>& instances() {
+  static std::vector<ShmAllreduce*> all;
+  return all;
+}
+
+}  // namespace
+
+std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::string& where,
+                                                   size_t slot_floats) {
+  int size = 1, rank = 0;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  if (size < 2 || slot_floats == 0) return nullptr;
+  // Every rank gets the same answer: if one node holds all ranks, no other
+  // node holds any.
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return nullptr;
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_free(&node);
+  if (node_size != size) return nullptr;
+
+  slot_floats = round_up(slot_floats, kPage / sizeof(float));
+  const size_t slots_bytes = kSlots * slot_floats * sizeof(float);
+  const size_t control_bytes = round_up(sizeof(Control), kPage);
+  // Rank 0's segment also holds the reduced pieces.
+  const size_t bytes = control_bytes + slots_bytes + (rank == 0 ? slots_bytes : 0);
+  MPI_Info info;
+  MPI_Info_create(&info);
+  // Each rank's segment on its own pages (first touch puts them near it).
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");
+  void* base = nullptr;
+  MPI_Win window = MPI_WIN_NULL;
+  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, info, comm, &base, &window);
+  MPI_Info_free(&info);
+  if (rc != MPI_SUCCESS) {
+    throw_runtime_error(where, "MPI_Win_allocate_shared of " + std::to_string(bytes >> 20) +
+                                   " MiB for the shared-memory all-reduce failed (set "
+                                   "LOCKSTEP_SHM_ALLREDUCE=0 to use MPI's all-reduce)");
+  }
+  std::unique_ptr<ShmAllreduce> shm(new ShmAllreduce(window, rank, size, slot_floats, where));
+  for (int q = 0; q < size; ++q) {
+    MPI_Aint qbytes = 0;
+    int disp = 0;
+    void* qbase = nullptr;
+    MPI_Win_shared_query(window, q, &qbytes, &disp, &qbase);
+    char* p = static_cast<char*>(qbase);
+    shm->control_[q] = reinterpret_cast<Control*>(p);
+    shm->stages_[q] = reinterpret_cast<float*>(p + control_bytes);
+    if (q == 0) shm->out_ = reinterpret_cast<float*>(p + control_bytes + slots_bytes);
+  }
+  Control* mine = shm->control_[rank];
+  mine->staged.value = mine->reduced.value = mine->copied.value = 0;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  // Nobody reads a counter before its owner has zeroed it. (The caller ran a
+  // barrier with a deadline before this call, so every rank is here.)
+  MPI_Barrier(comm);
+  return shm;
+}
+
+ShmAllreduce::ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where)
+    : window_(window),
+      rank_(rank),
+      size_(size),
+      slot_floats_(slot_floats),
+      where_(std::move(where)),
+      control_(size, nullptr),
+      stages_(size, nullptr) {
+  instances().push_back(this);
+}
+
+bool ShmAllreduce::progress_all() {
+  bool any = false;
+  for (ShmAllreduce* shm : instances()) any |= shm->progress();
+  return any;
+}
+
+ShmAllreduce::~ShmAllreduce() {
+  auto& all = instances();
+  all.erase(std::remove(all.begin(), all.end(), this), all.end());
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  // MPI_Win_free synchronises all ranks. While an error unwinds the stack
+  // only this rank is here (the job is about to end): leave the window to
+  // MPI_Finalize or MPI_Abort rather than hang.
+  if (!finalized && std::uncaught_exceptions() == 0) MPI_Win_free(&window_);
+}
+
+float* ShmAllreduce::stage(int rank, uint64_t seq) const {
+  return stages_[rank] + static_cast<size_t>(slot_of(seq)) * slot_floats_;
+}
+
+float* ShmAllreduce::out(uint64_t seq) const { return out_ + static_cast<size_t>(slot_of(seq)) * slot_floats_; }
+
+uint64_t ShmAllreduce::min_counter(Counter Control::*which) const {
+  uint64_t m = UINT64_MAX;
+  for (int q = 0; q < size_; ++q) m = std::min(m, load_acquire((control_[q]->*which).value));
+  return m;
+}
+
+void ShmAllreduce::publish(Counter Control::*which, uint64_t seq) {
+  __atomic_store_n(&(control_[rank_]->*which).value, seq, __ATOMIC_RELEASE);
+}
+
+int ShmAllreduce::start(float* data, size_t count, const char* label) {
+  int ticket = -1;
+  for (int i = 0; i < kMaxTickets; ++i) {
+    const int t = (next_ticket_ + i) % kMaxTickets;
+    if (!tickets_[t].active) {
+      ticket = t;
+      break;
+    }
+  }
+  const size_t pieces = (count + slot_floats_ - 1) / slot_floats_;
+  if (ticket < 0 || (next_seq_ - copy_seq_) + pieces > kMaxPieces) {
+    throw_runtime_error(where_, std::string("cannot start all-reduce of '") + label +
+                                    "': too many shared-memory all-reduces in flight (wait() for earlier "
+                                    "tickets first)");
+  }
+  next_ticket_ = (ticket + 1) % kMaxTickets;
+  for (size_t done = 0; done < count; done += slot_floats_) {
+    piece(next_seq_++) = Piece{data + done, std::min(slot_floats_, count - done)};
+  }
+  tickets_[ticket] = Ticket{true, next_seq_ - 1, label};
+  progress();
+  return ticket;
+}
+
+bool ShmAllreduce::progress() {
+  bool any = false;
+  for (;;) {
+    bool moved = false;
+    // Stage: my piece into my slot, once every rank has reduced the piece
+    // that used the slot kSlots pieces ago.
+    if (stage_seq_ < next_seq_ &&
+        (stage_seq_ <= kSlots || min_counter(&Control::reduced) >= stage_seq_ - kSlots)) {
+      const Piece& p = piece(stage_seq_);
+      std::memcpy(stage(rank_, stage_seq_), p.data, p.count * sizeof(float));
+      publish(&Control::staged, stage_seq_);
+      ++stage_seq_;
+      moved = true;
+    }
+    // Reduce: my 1/p of the piece, once every rank has staged it and every
+    // rank has copied back the piece that used the output slot before.
+    if (reduce_seq_ < stage_seq_ && min_counter(&Control::staged) >= reduce_seq_ &&
+        (reduce_seq_ <= kSlots || min_counter(&Control::copied) >= reduce_seq_ - kSlots)) {
+      const size_t n = piece(reduce_seq_).count;
+      const size_t per = round_up((n + size_ - 1) / size_, kAlign);
+      const size_t begin = std::min(n, static_cast<size_t>(rank_) * per);
+      const size_t end = std::min(n, begin + per);
+      float* __restrict sum = out(reduce_seq_) + begin;
+      const float* __restrict a = stage(0, reduce_seq_) + begin;
+      const float* __restrict b = stage(1, reduce_seq_) + begin;
+      const size_t len = end - begin;
+      // Rank order, whoever reduces: ((r0 + r1) + r2) + ...
+      for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
+      for (int q = 2; q < size_; ++q) {
+        const float* __restrict c = stage(q, reduce_seq_) + begin;
+        for (size_t i = 0; i < len; ++i) sum[i] += c[i];
+      }
+      publish(&Control::reduced, reduce_seq_);
+      ++reduce_seq_;
+      moved = true;
+    }
+    // Copy back: the whole reduced piece, once every rank has reduced its part.
+    if (copy_seq_ < reduce_seq_ && min_counter(&Control::reduced) >= copy_seq_) {
+      const Piece& p = piece(copy_seq_);
+      std::memcpy(p.data, out(copy_seq_), p.count * sizeof(float));
+      publish(&Control::copied, copy_seq_);
+      ++copy_seq_;
+      moved = true;
+    }
+    if (!moved) return any;
+    any = true;
+  }
+}
+
+void ShmAllreduce::wait(int ticket, double timeout_seconds) {
+  if (!active(ticket)) {
+    throw_runtime_error(where_, "wait() on shared-memory ticket " + std::to_string(ticket) +
+                                    ", which is not an outstanding request");
+  }
+  Ticket& t = tickets_[ticket];
+  using Clock = std::chrono::steady_clock;
+  auto since = Clock::now();
+  const auto limit = std::chrono::duration<double>(timeout_seconds);
+  while (copy_seq_ <= t.last_seq) {
+    if (progress_all()) {
+      since = Clock::now();
+      continue;
+    }
+    const auto waited = Clock::now() - since;
+    if (waited >= limit) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+      throw_runtime_error(where_, std::string("no progress for ") + seconds + " s in all-reduce of '" + t.label +
+                                      "' (shared memory, communicator of " + std::to_string(size_) +
+                                      " ranks); another rank has probably failed, stopped or skipped "
+                                      "this collective");
+    }
+    if (waited < kSpinFor) continue;
+    if (waited < kYieldFor) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(kSleepStep);
+    }
+  }
+  t.active = false;
+}
+
+}  // namespace lockstep

@@ -1,0 +1,116 @@
+// Float all-reduce through memory shared by the ranks of one node.
+//
+// Why: between ranks on one node, Open MPI's nonblocking all-reduce copies
+// the buffer into fresh temporaries and (for in-place calls with < 4 ranks)
+// reduces everything on rank 0 before broadcasting it back. Here every rank
+// copies its piece into its own staging slot of one MPI-3 shared window
+// allocated once, reduces 1/p of the elements of all slots straight from
+// shared memory, and copies the reduced piece back: no per-call allocation, no
+// rank doing more than its share, and every element summed in the fixed
+// order rank 0 + rank 1 + ... so every replica gets bit-identical results.
+//
+// Nonblocking: start() queues the buffer and does whatever needs no waiting
+// (typically the copy into the staging slot); progress() advances queued
+// pieces as far as the other ranks allow; wait() blocks (spin, then yield,
+// then sleep, with a deadline) until a ticket is done. Buffers larger than a
+// slot are cut into slot-sized pieces; up to kSlots pieces are in flight, so
+// large reductions pipeline.
+//
+// The protocol: every rank publishes three counters, the sequence number of
+// the last piece it has staged, reduced (its 1/p) and copied back. Pieces are
+// numbered the same on every rank because every rank starts the same
+// reductions in the same order (the rule for any collective). A slot is
+// reused once every rank has finished with the piece that had it K pieces
+// before.
+#pragma once
+
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#include <mpi.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lockstep {
+
+class ShmAllreduce {
+ public:
+  static constexpr int kSlots = 8;
+  static constexpr int kMaxTickets = 64;
+  static constexpr size_t kMaxPieces = 1024;  // queued, not yet copied back
+  static constexpr size_t kDefaultSlotFloats = size_t{1} << 18;  // 1 MiB per slot: stays in L2
+
+  // Collective over `comm`. nullptr when the ranks do not all share one node
+  // (then MPI's own all-reduce is the way). `where` prefixes error messages.
+  static std::unique_ptr<ShmAllreduce> create(MPI_Comm comm, const std::string& where,
+                                              size_t slot_floats = kDefaultSlotFloats);
+  ~ShmAllreduce();
+  ShmAllreduce(const ShmAllreduce&) = delete;
+  ShmAllreduce& operator=(const ShmAllreduce&) = delete;
+
+  // In-place sum of `count` floats over all ranks; `label` must outlive the
+  // ticket. Returns a ticket in [0, kMaxTickets).
+  int start(float* data, size_t count, const char* label);
+  // Advances queued pieces without waiting; true when something moved.
+  bool progress();
+  // progress() of every ShmAllreduce of this process. Every waiting loop
+  // (MPI's included) calls it, so a rank blocked anywhere still does its
+  // part of reductions other ranks wait for, like MPI's progress engine.
+  static bool progress_all();
+  // Blocks until the ticket is done; throws lockstep::Error naming its label
+  // after `timeout_seconds` without progress.
+  void wait(int ticket, double timeout_seconds);
+  bool active(int ticket) const {
+    return ticket >= 0 && ticket < kMaxTickets && tickets_[ticket].active;
+  }
+
+ private:
+  struct alignas(64) Counter {
+    uint64_t value;
+    char pad[64 - sizeof(uint64_t)];
+  };
+  // Head of every rank's segment; each counter is written by its owner only.
+  struct Control {
+    Counter staged, reduced, copied;
+  };
+  struct Piece {
+    float* data;
+    size_t count;
+  };
+  struct Ticket {
+    bool active = false;
+    uint64_t last_seq = 0;  // done when copied_seq_ >= last_seq
+    const char* label = "";
+  };
+
+  ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
+
+  float* stage(int rank, uint64_t seq) const;
+  float* out(uint64_t seq) const;
+  uint64_t min_counter(Counter Control::*which) const;
+  static int slot_of(uint64_t seq) { return static_cast<int>((seq - 1) % kSlots); }
+  Piece& piece(uint64_t seq) { return pieces_[(seq - 1) % kMaxPieces]; }
+  void publish(Counter Control::*which, uint64_t seq);
+
+  MPI_Win window_;
+  int rank_;
+  int size_;
+  size_t slot_floats_;
+  std::string where_;
+  std::vector<Control*> control_;  // per rank
+  std::vector<float*> stages_;     // per rank: kSlots slots of slot_floats_
+  float* out_ = nullptr;       // kSlots slots of reduced pieces (in rank 0's segment)
+
+  // Next sequence number to hand out, and the next to stage, reduce, copy back.
+  uint64_t next_seq_ = 1, stage_seq_ = 1, reduce_seq_ = 1, copy_seq_ = 1;
+  std::array<Piece, kMaxPieces> pieces_{};
+  std::array<Ticket, kMaxTickets> tickets_{};
+  int next_ticket_ = 0;
+};
+
+}  // namespace lockstep
