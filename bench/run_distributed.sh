@@ -27,7 +27,9 @@
 #   NO_BUILD=1 use $BUILD_DIR/bin/bench_distributed as it is
 #   ROUNDS     rounds (default 3)        REPEATS  timed repeats per variant and run (default 5)
 #   BATCH      global batch (default 256) NP      ranks of the multi-rank runs (default 2)
-#   TUNED      1 = also the ring-all-reduce runs (default 1), 0 = skip them
+#   MPI_ALLREDUCE 1 = also np = 2 with Open MPI's own all-reduce instead of lockstep's
+#              shared-memory one (LOCKSTEP_SHM_ALLREDUCE=0), the "mpi" rows (default 1)
+#   TUNED      1 = also MPI's all-reduce with the ring algorithm, the "ring" rows (default 0)
 #   OUT        file for the raw JSON lines (default: a temporary file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,8 @@ ROUNDS=${ROUNDS:-3}
 REPEATS=${REPEATS:-5}
 BATCH=${BATCH:-256}
 NP=${NP:-2}
-TUNED=${TUNED:-1}
+TUNED=${TUNED:-0}
+MPI_ALLREDUCE=${MPI_ALLREDUCE:-1}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 if [[ -n "${BUILD_DIR:-}" ]]; then
@@ -97,7 +100,12 @@ for ((r = 1; r <= ROUNDS; ++r)); do
     }
     if ((r % 2)); then one; multi; else multi; one; fi
     if [[ "$TUNED" == 1 ]]; then
-      run "\"round\": $r, \"alg\": \"ring\"" env OMPI_MCA_coll_libnbc_iallreduce_algorithm=1 "${mpi[@]}" "$bench" \
+      run "\"round\": $r, \"alg\": \"ring\"" env OMPI_MCA_coll_libnbc_iallreduce_algorithm=1 \
+        LOCKSTEP_SHM_ALLREDUCE=0 "${mpi[@]}" -x LOCKSTEP_SHM_ALLREDUCE "$bench" \
+        --config "$cfg" "${common[@]}" --variants sync,local,nooverlap,local_nooverlap,nocomm,allreduce
+    fi
+    if [[ "$MPI_ALLREDUCE" == 1 ]]; then
+      run "\"round\": $r, \"alg\": \"mpi\"" env LOCKSTEP_SHM_ALLREDUCE=0 "${mpi[@]}" -x LOCKSTEP_SHM_ALLREDUCE "$bench" \
         --config "$cfg" "${common[@]}" --variants sync,local,nooverlap,local_nooverlap,nocomm,allreduce
     fi
     echo "round $r/$ROUNDS: $name done ($((SECONDS - started)) s)" >&2
@@ -135,7 +143,7 @@ print(f"\nlockstep data-parallel scaling: global batch {batch} ({batch // np_} p
 scaling, comm = [], []
 for model in dict.fromkeys(r["model"] for r in rows):
     one = {r["round"]: r["samples_per_s"] for r in pick(model, 1, "default", variant="sync")}
-    for alg in ("default", "ring"):
+    for alg in ("default", "mpi", "ring"):
         sync = pick(model, np_, alg, variant="sync")
         if not sync:
             continue

@@ -116,6 +116,12 @@ ShmAllreduce::~ShmAllreduce() {
   if (!finalized && std::uncaught_exceptions() == 0) MPI_Win_free(&window_);
 }
 
+ShmAllreduce::Slice ShmAllreduce::slice(size_t count, int rank) const {
+  const size_t per = round_up((count + size_ - 1) / size_, kAlign);
+  const size_t begin = std::min(count, static_cast<size_t>(rank) * per);
+  return Slice{begin, std::min(count, begin + per)};
+}
+
 float* ShmAllreduce::stage(int rank, uint64_t seq) const {
   return stages_[rank] + static_cast<size_t>(slot_of(seq)) * slot_floats_;
 }
@@ -164,8 +170,12 @@ bool ShmAllreduce::progress() {
     // that used the slot kSlots pieces ago.
     if (stage_seq_ < next_seq_ &&
         (stage_seq_ <= kSlots || min_counter(&Control::reduced) >= stage_seq_ - kSlots)) {
+      // Only what the other ranks reduce: my own slice I read from p.data.
       const Piece& p = piece(stage_seq_);
-      std::memcpy(stage(rank_, stage_seq_), p.data, p.count * sizeof(float));
+      const Slice mine = slice(p.count, rank_);
+      float* slot = stage(rank_, stage_seq_);
+      std::memcpy(slot, p.data, mine.begin * sizeof(float));
+      std::memcpy(slot + mine.end, p.data + mine.end, (p.count - mine.end) * sizeof(float));
       publish(&Control::staged, stage_seq_);
       ++stage_seq_;
       moved = true;
@@ -174,19 +184,26 @@ bool ShmAllreduce::progress() {
     // rank has copied back the piece that used the output slot before.
     if (reduce_seq_ < stage_seq_ && min_counter(&Control::staged) >= reduce_seq_ &&
         (reduce_seq_ <= kSlots || min_counter(&Control::copied) >= reduce_seq_ - kSlots)) {
-      const size_t n = piece(reduce_seq_).count;
-      const size_t per = round_up((n + size_ - 1) / size_, kAlign);
-      const size_t begin = std::min(n, static_cast<size_t>(rank_) * per);
-      const size_t end = std::min(n, begin + per);
-      float* __restrict sum = out(reduce_seq_) + begin;
-      const float* __restrict a = stage(0, reduce_seq_) + begin;
-      const float* __restrict b = stage(1, reduce_seq_) + begin;
-      const size_t len = end - begin;
+      const Piece& p = piece(reduce_seq_);
+      const Slice mine = slice(p.count, rank_);
+      const size_t len = mine.end - mine.begin;
+      auto source = [&](int q) -> const float* {
+        return (q == rank_ ? p.data : stage(q, reduce_seq_)) + mine.begin;
+      };
+      float* __restrict sum = out(reduce_seq_) + mine.begin;
+      const float* __restrict a = source(0);
+      const float* __restrict b = source(1);
       // Rank order, whoever reduces: ((r0 + r1) + r2) + ...
-      for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
-      for (int q = 2; q < size_; ++q) {
-        const float* __restrict c = stage(q, reduce_seq_) + begin;
-        for (size_t i = 0; i < len; ++i) sum[i] += c[i];
+      if (size_ == 2) {
+        float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
+        for (size_t i = 0; i < len; ++i) back[i] = sum[i] = a[i] + b[i];
+      } else {
+        for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
+        for (int q = 2; q < size_; ++q) {
+          const float* __restrict c = source(q);
+          for (size_t i = 0; i < len; ++i) sum[i] += c[i];
+        }
+        std::memcpy(p.data + mine.begin, sum, len * sizeof(float));
       }
       publish(&Control::reduced, reduce_seq_);
       ++reduce_seq_;
@@ -194,8 +211,12 @@ bool ShmAllreduce::progress() {
     }
     // Copy back: the whole reduced piece, once every rank has reduced its part.
     if (copy_seq_ < reduce_seq_ && min_counter(&Control::reduced) >= copy_seq_) {
+      // The other ranks' slices; mine is already home.
       const Piece& p = piece(copy_seq_);
-      std::memcpy(p.data, out(copy_seq_), p.count * sizeof(float));
+      const Slice mine = slice(p.count, rank_);
+      const float* reduced = out(copy_seq_);
+      std::memcpy(p.data, reduced, mine.begin * sizeof(float));
+      std::memcpy(p.data + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
       publish(&Control::copied, copy_seq_);
       ++copy_seq_;
       moved = true;

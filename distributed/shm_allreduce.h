@@ -3,11 +3,12 @@
 // Why: between ranks on one node, Open MPI's nonblocking all-reduce copies
 // the buffer into fresh temporaries and (for in-place calls with < 4 ranks)
 // reduces everything on rank 0 before broadcasting it back. Here every rank
-// copies its piece into its own staging slot of one MPI-3 shared window
-// allocated once, reduces 1/p of the elements of all slots straight from
-// shared memory, and copies the reduced piece back: no per-call allocation, no
-// rank doing more than its share, and every element summed in the fixed
-// order rank 0 + rank 1 + ... so every replica gets bit-identical results.
+// owns 1/p of the elements (its slice). It copies the rest of its piece into
+// its staging slot of one MPI-3 shared window allocated once, sums its slice
+// from its own buffer and the other ranks' slots into the shared output, and
+// copies the other slices' sums back: no per-call allocation, no rank doing
+// more than its share, and every element summed in the fixed order
+// rank 0 + rank 1 + ... so every replica gets bit-identical results.
 //
 // Nonblocking: start() queues the buffer and does whatever needs no waiting
 // (typically the copy into the staging slot); progress() advances queued
@@ -82,6 +83,9 @@ class ShmAllreduce {
     float* data;
     size_t count;
   };
+  struct Slice {
+    size_t begin, end;
+  };
   struct Ticket {
     bool active = false;
     uint64_t last_seq = 0;  // done when copied_seq_ >= last_seq
@@ -90,6 +94,8 @@ class ShmAllreduce {
 
   ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
 
+  // The elements rank `rank` reduces: 1/p, on cache-line boundaries.
+  Slice slice(size_t count, int rank) const;
   float* stage(int rank, uint64_t seq) const;
   float* out(uint64_t seq) const;
   uint64_t min_counter(Counter Control::*which) const;
