@@ -110,13 +110,17 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned)
     const char* env = std::getenv("LOCKSTEP_SHM_ALLREDUCE");
     int64_t off = (env != nullptr && std::string(env) == "0") ? 1 : 0;
     allreduce_max(&off, 1, "shared-memory all-reduce set-up");
-    if (off == 0) shm_ = ShmAllreduce::create(comm_, where_);
-    shm_enabled_ = shm_ != nullptr;
+    if (off == 0) {
+      shm_ = ShmAllreduce::create(comm_, where_);
+      if (shm_) shm_small_ = ShmReplicatedReduce::create(comm_, where_);
+    }
+    shm_enabled_ = shm_ != nullptr && shm_small_ != nullptr;
   }
 }
 
 MpiCommunicator::~MpiCommunicator() {
   if (mpi_finalized()) return;  // a sub-communicator that outlived the Runtime
+  shm_small_.reset();
   shm_.reset();
   // Requests that timed out may complete once the late rank arrives; give
   // them a moment so MPI can retire them, then leave the rest to MPI.
@@ -242,6 +246,7 @@ void MpiCommunicator::allreduce_sum(float* data, size_t count, const char* label
 }
 
 void MpiCommunicator::allreduce_sum(double* data, size_t count, const char* label) {
+  if (shm_enabled_) return shm_small_->sum(data, count, label, timeout_seconds_);
   allreduce(data, count, sizeof(double), MPI_DOUBLE, MPI_SUM, label);
 }
 
@@ -250,6 +255,7 @@ void MpiCommunicator::allreduce_max(int64_t* data, size_t count, const char* lab
 }
 
 void MpiCommunicator::allreduce_moments(Moments* data, size_t count, const char* label) {
+  if (shm_enabled_) return shm_small_->merge(data, count, label, timeout_seconds_);
   const MomentsMpi& m = moments_mpi();
   allreduce(data, count, sizeof(Moments), m.type, m.op, label);
 }

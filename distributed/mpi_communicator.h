@@ -116,6 +116,7 @@ class MpiCommunicator final : public Communicator {
   // Tickets of shared-memory all-reduces are kShmTicketBase + its own ticket.
   static constexpr int kShmTicketBase = 1 << 16;
   std::unique_ptr<ShmAllreduce> shm_;
+  std::unique_ptr<ShmReplicatedReduce> shm_small_;  // double sums, moments
   bool shm_enabled_ = false;
 
   std::array<MPI_Request, kMaxRequests> requests_;

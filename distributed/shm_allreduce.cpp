@@ -33,28 +33,20 @@ std::vector<ShmAllreduce*>& instances() {
   return all;
 }
 
-}  // namespace
-
-std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::string& where,
-                                                   size_t slot_floats) {
-  int size = 1, rank = 0;
-  MPI_Comm_size(comm, &size);
-  MPI_Comm_rank(comm, &rank);
-  if (size < 2 || slot_floats == 0) return nullptr;
-  // Every rank gets the same answer: if one node holds all ranks, no other
-  // node holds any.
+// Every rank gets the same answer: if one node holds all ranks, no other
+// node holds any.
+bool all_on_one_node(MPI_Comm comm) {
   MPI_Comm node = MPI_COMM_NULL;
-  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return nullptr;
-  int node_size = 0;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return false;
+  int node_size = 0, size = 0;
   MPI_Comm_size(node, &node_size);
+  MPI_Comm_size(comm, &size);
   MPI_Comm_free(&node);
-  if (node_size != size) return nullptr;
+  return node_size == size;
+}
 
-  slot_floats = round_up(slot_floats, kPage / sizeof(float));
-  const size_t slots_bytes = kSlots * slot_floats * sizeof(float);
-  const size_t control_bytes = round_up(sizeof(Control), kPage);
-  // Rank 0's segment also holds the reduced pieces.
-  const size_t bytes = control_bytes + slots_bytes + (rank == 0 ? slots_bytes : 0);
+// A shared window of `bytes` on this rank; bases[q] = rank q's segment.
+MPI_Win allocate_window(MPI_Comm comm, size_t bytes, const std::string& where, std::vector<char*>& bases) {
   MPI_Info info;
   MPI_Info_create(&info);
   // Each rank's segment on its own pages (first touch puts them near it).
@@ -64,21 +56,54 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::str
   const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, info, comm, &base, &window);
   MPI_Info_free(&info);
   if (rc != MPI_SUCCESS) {
-    throw_runtime_error(where, "MPI_Win_allocate_shared of " + std::to_string(bytes >> 20) +
-                                   " MiB for the shared-memory all-reduce failed (set "
-                                   "LOCKSTEP_SHM_ALLREDUCE=0 to use MPI's all-reduce)");
+    throw_runtime_error(where, "MPI_Win_allocate_shared of " + std::to_string(bytes >> 10) +
+                                   " KiB for shared-memory reductions failed (set "
+                                   "LOCKSTEP_SHM_ALLREDUCE=0 to use MPI's collectives)");
   }
-  std::unique_ptr<ShmAllreduce> shm(new ShmAllreduce(window, rank, size, slot_floats, where));
+  int size = 0;
+  MPI_Comm_size(comm, &size);
+  bases.assign(size, nullptr);
   for (int q = 0; q < size; ++q) {
     MPI_Aint qbytes = 0;
     int disp = 0;
     void* qbase = nullptr;
     MPI_Win_shared_query(window, q, &qbytes, &disp, &qbase);
-    char* p = static_cast<char*>(qbase);
-    shm->control_[q] = reinterpret_cast<Control*>(p);
-    shm->stages_[q] = reinterpret_cast<float*>(p + control_bytes);
-    if (q == 0) shm->out_ = reinterpret_cast<float*>(p + control_bytes + slots_bytes);
+    bases[q] = static_cast<char*>(qbase);
   }
+  return window;
+}
+
+void free_window(MPI_Win& window) {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  // MPI_Win_free synchronises all ranks. While an error unwinds the stack
+  // only this rank is here (the job is about to end): leave the window to
+  // MPI_Finalize or MPI_Abort rather than hang.
+  if (!finalized && std::uncaught_exceptions() == 0) MPI_Win_free(&window);
+}
+
+}  // namespace
+
+std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::string& where,
+                                                   size_t slot_floats) {
+  int size = 1, rank = 0;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  if (size < 2 || slot_floats == 0 || !all_on_one_node(comm)) return nullptr;
+
+  slot_floats = round_up(slot_floats, kPage / sizeof(float));
+  const size_t slots_bytes = kSlots * slot_floats * sizeof(float);
+  const size_t control_bytes = round_up(sizeof(Control), kPage);
+  // Rank 0's segment also holds the reduced pieces.
+  const size_t bytes = control_bytes + slots_bytes + (rank == 0 ? slots_bytes : 0);
+  std::vector<char*> bases;
+  MPI_Win window = allocate_window(comm, bytes, where, bases);
+  std::unique_ptr<ShmAllreduce> shm(new ShmAllreduce(window, rank, size, slot_floats, where));
+  for (int q = 0; q < size; ++q) {
+    shm->control_[q] = reinterpret_cast<Control*>(bases[q]);
+    shm->stages_[q] = reinterpret_cast<float*>(bases[q] + control_bytes);
+  }
+  shm->out_ = reinterpret_cast<float*>(bases[0] + control_bytes + slots_bytes);
   Control* mine = shm->control_[rank];
   mine->staged.value = mine->reduced.value = mine->copied.value = 0;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -108,12 +133,7 @@ bool ShmAllreduce::progress_all() {
 ShmAllreduce::~ShmAllreduce() {
   auto& all = instances();
   all.erase(std::remove(all.begin(), all.end(), this), all.end());
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  // MPI_Win_free synchronises all ranks. While an error unwinds the stack
-  // only this rank is here (the job is about to end): leave the window to
-  // MPI_Finalize or MPI_Abort rather than hang.
-  if (!finalized && std::uncaught_exceptions() == 0) MPI_Win_free(&window_);
+  free_window(window_);
 }
 
 ShmAllreduce::Slice ShmAllreduce::slice(size_t count, int rank) const {
@@ -257,6 +277,98 @@ void ShmAllreduce::wait(int ticket, double timeout_seconds) {
     }
   }
   t.active = false;
+}
+
+// ---- ShmReplicatedReduce ----
+
+std::unique_ptr<ShmReplicatedReduce> ShmReplicatedReduce::create(MPI_Comm comm, const std::string& where) {
+  int size = 1, rank = 0;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  if (size < 2 || !all_on_one_node(comm)) return nullptr;
+  const size_t control_bytes = round_up(sizeof(Control), kPage);
+  std::vector<char*> bases;
+  MPI_Win window = allocate_window(comm, control_bytes + kSlots * kSlotBytes, where, bases);
+  std::unique_ptr<ShmReplicatedReduce> shm(new ShmReplicatedReduce(window, rank, size, where));
+  for (int q = 0; q < size; ++q) {
+    shm->control_[q] = reinterpret_cast<Control*>(bases[q]);
+    shm->slots_[q] = bases[q] + control_bytes;
+  }
+  shm->control_[rank]->staged.value = shm->control_[rank]->done.value = 0;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  MPI_Barrier(comm);
+  return shm;
+}
+
+ShmReplicatedReduce::ShmReplicatedReduce(MPI_Win window, int rank, int size, std::string where)
+    : window_(window), rank_(rank), size_(size), where_(std::move(where)), control_(size), slots_(size) {}
+
+ShmReplicatedReduce::~ShmReplicatedReduce() { free_window(window_); }
+
+uint64_t ShmReplicatedReduce::min_counter(Counter Control::*which) const {
+  uint64_t m = UINT64_MAX;
+  for (int q = 0; q < size_; ++q) m = std::min(m, load_acquire((control_[q]->*which).value));
+  return m;
+}
+
+template <typename Ready>
+void ShmReplicatedReduce::wait_until(Ready ready, const char* label, double timeout_seconds) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto limit = std::chrono::duration<double>(timeout_seconds);
+  while (!ready()) {
+    // Gradient pieces other ranks may be waiting for move on meanwhile.
+    ShmAllreduce::progress_all();
+    const auto waited = Clock::now() - start;
+    if (waited >= limit) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+      throw_runtime_error(where_, std::string("no progress for ") + seconds + " s in all-reduce of '" + label +
+                                      "' (shared memory, communicator of " + std::to_string(size_) +
+                                      " ranks); another rank has probably failed, stopped or skipped "
+                                      "this collective");
+    }
+    if (waited < kSpinFor) continue;
+    if (waited < kYieldFor) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(kSleepStep);
+    }
+  }
+}
+
+template <typename T, typename Combine>
+void ShmReplicatedReduce::reduce(T* data, size_t count, const char* label, double timeout_seconds,
+                                 Combine combine) {
+  const size_t per_slot = kSlotBytes / sizeof(T);
+  for (size_t done = 0; done < count; done += per_slot) {
+    const size_t n = std::min(per_slot, count - done);
+    const uint64_t seq = ++seq_;
+    const size_t offset = static_cast<size_t>((seq - 1) % kSlots) * kSlotBytes;
+    // The slot is free once every rank has read what it held kSlots rounds ago.
+    if (seq > kSlots) {
+      wait_until([&] { return min_counter(&Control::done) >= seq - kSlots; }, label, timeout_seconds);
+    }
+    std::memcpy(slots_[rank_] + offset, data + done, n * sizeof(T));
+    __atomic_store_n(&control_[rank_]->staged.value, seq, __ATOMIC_RELEASE);
+    wait_until([&] { return min_counter(&Control::staged) >= seq; }, label, timeout_seconds);
+    // Rank order on every rank: the same bits everywhere.
+    T* out = data + done;
+    std::memcpy(out, slots_[0] + offset, n * sizeof(T));
+    for (int q = 1; q < size_; ++q) {
+      const T* in = reinterpret_cast<const T*>(slots_[q] + offset);
+      for (size_t i = 0; i < n; ++i) combine(out[i], in[i]);
+    }
+    __atomic_store_n(&control_[rank_]->done.value, seq, __ATOMIC_RELEASE);
+  }
+}
+
+void ShmReplicatedReduce::sum(double* data, size_t count, const char* label, double timeout_seconds) {
+  reduce(data, count, label, timeout_seconds, [](double& a, double b) { a += b; });
+}
+
+void ShmReplicatedReduce::merge(Moments* data, size_t count, const char* label, double timeout_seconds) {
+  reduce(data, count, label, timeout_seconds, [](Moments& a, const Moments& b) { merge_moments(a, b); });
 }
 
 }  // namespace lockstep
