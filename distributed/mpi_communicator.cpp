@@ -1,28 +1,19 @@
 #include "distributed/mpi_communicator.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstdio>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "core/error.h"
+#include "distributed/backoff.h"
 
 namespace lockstep {
 namespace {
 
-// Polling schedule of a waiting rank: small collectives finish within the
-// spin; after that the rank gives its core away, first by yielding (cheap,
-// keeps latency low) and then by short sleeps, so with more ranks than cores
-// the rank that still has work to do gets the CPU.
-constexpr auto kSpinFor = std::chrono::microseconds(50);
-constexpr auto kYieldFor = std::chrono::milliseconds(10);
-constexpr auto kSleepStep = std::chrono::microseconds(100);
 // How long a destructor waits for requests that timed out (or were never
 // waited) before leaving them to MPI_Finalize.
 constexpr double kDrainSeconds = 1.0;
@@ -206,12 +197,7 @@ bool MpiCommunicator::poll(int first, int n, double seconds) {
     }
     const auto waited = Clock::now() - start;
     if (waited >= limit) return false;
-    if (waited < kSpinFor) continue;
-    if (waited < kYieldFor) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(kSleepStep);
-    }
+    back_off(waited);
   }
 }
 

@@ -1,25 +1,17 @@
 #include "distributed/shm_allreduce.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <thread>
 
 #include "core/error.h"
+#include "distributed/backoff.h"
 
 namespace lockstep {
 namespace {
 
-// Same waiting schedule as MpiCommunicator::poll: spin (pieces of a step
-// arrive within microseconds), then yield, then sleep, so oversubscribed
-// ranks leave the core to the rank that still computes.
-constexpr auto kSpinFor = std::chrono::microseconds(50);
-constexpr auto kYieldFor = std::chrono::milliseconds(10);
-constexpr auto kSleepStep = std::chrono::microseconds(100);
 constexpr size_t kPage = 4096;
 constexpr size_t kAlign = 16;  // floats per slice boundary: whole cache lines
 
@@ -31,6 +23,32 @@ uint64_t load_acquire(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_A
 std::vector<ShmAllreduce*>& instances() {
   static std::vector<ShmAllreduce*> all;
   return all;
+}
+
+// Polls until done(), moving every shared-memory reduction on meanwhile
+// (other ranks may be waiting for this rank's part); after `timeout_seconds`
+// without any progress, an error naming the label.
+template <typename Done>
+void wait_for(Done done, const std::string& where, const char* label, int ranks, double timeout_seconds) {
+  using Clock = std::chrono::steady_clock;
+  auto since = Clock::now();
+  const auto limit = std::chrono::duration<double>(timeout_seconds);
+  while (!done()) {
+    if (ShmAllreduce::progress_all()) {
+      since = Clock::now();
+      continue;
+    }
+    const auto waited = Clock::now() - since;
+    if (waited >= limit) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+      throw_runtime_error(where, std::string("no progress for ") + seconds + " s in all-reduce of '" + label +
+                                     "' (shared memory, communicator of " + std::to_string(ranks) +
+                                     " ranks); another rank has probably failed, stopped or skipped "
+                                     "this collective");
+    }
+    back_off(waited);
+  }
 }
 
 // Every rank gets the same answer: if one node holds all ranks, no other
@@ -252,30 +270,7 @@ void ShmAllreduce::wait(int ticket, double timeout_seconds) {
                                     ", which is not an outstanding request");
   }
   Ticket& t = tickets_[ticket];
-  using Clock = std::chrono::steady_clock;
-  auto since = Clock::now();
-  const auto limit = std::chrono::duration<double>(timeout_seconds);
-  while (copy_seq_ <= t.last_seq) {
-    if (progress_all()) {
-      since = Clock::now();
-      continue;
-    }
-    const auto waited = Clock::now() - since;
-    if (waited >= limit) {
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
-      throw_runtime_error(where_, std::string("no progress for ") + seconds + " s in all-reduce of '" + t.label +
-                                      "' (shared memory, communicator of " + std::to_string(size_) +
-                                      " ranks); another rank has probably failed, stopped or skipped "
-                                      "this collective");
-    }
-    if (waited < kSpinFor) continue;
-    if (waited < kYieldFor) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(kSleepStep);
-    }
-  }
+  wait_for([&] { return copy_seq_ > t.last_seq; }, where_, t.label, size_, timeout_seconds);
   t.active = false;
 }
 
@@ -311,32 +306,6 @@ uint64_t ShmReplicatedReduce::min_counter(Counter Control::*which) const {
   return m;
 }
 
-template <typename Ready>
-void ShmReplicatedReduce::wait_until(Ready ready, const char* label, double timeout_seconds) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  const auto limit = std::chrono::duration<double>(timeout_seconds);
-  while (!ready()) {
-    // Gradient pieces other ranks may be waiting for move on meanwhile.
-    ShmAllreduce::progress_all();
-    const auto waited = Clock::now() - start;
-    if (waited >= limit) {
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
-      throw_runtime_error(where_, std::string("no progress for ") + seconds + " s in all-reduce of '" + label +
-                                      "' (shared memory, communicator of " + std::to_string(size_) +
-                                      " ranks); another rank has probably failed, stopped or skipped "
-                                      "this collective");
-    }
-    if (waited < kSpinFor) continue;
-    if (waited < kYieldFor) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(kSleepStep);
-    }
-  }
-}
-
 template <typename T, typename Combine>
 void ShmReplicatedReduce::reduce(T* data, size_t count, const char* label, double timeout_seconds,
                                  Combine combine) {
@@ -347,11 +316,11 @@ void ShmReplicatedReduce::reduce(T* data, size_t count, const char* label, doubl
     const size_t offset = static_cast<size_t>((seq - 1) % kSlots) * kSlotBytes;
     // The slot is free once every rank has read what it held kSlots rounds ago.
     if (seq > kSlots) {
-      wait_until([&] { return min_counter(&Control::done) >= seq - kSlots; }, label, timeout_seconds);
+      wait_for([&] { return min_counter(&Control::done) >= seq - kSlots; }, where_, label, size_, timeout_seconds);
     }
     std::memcpy(slots_[rank_] + offset, data + done, n * sizeof(T));
     __atomic_store_n(&control_[rank_]->staged.value, seq, __ATOMIC_RELEASE);
-    wait_until([&] { return min_counter(&Control::staged) >= seq; }, label, timeout_seconds);
+    wait_for([&] { return min_counter(&Control::staged) >= seq; }, where_, label, size_, timeout_seconds);
     // Rank order on every rank: the same bits everywhere.
     T* out = data + done;
     std::memcpy(out, slots_[0] + offset, n * sizeof(T));

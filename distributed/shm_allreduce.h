@@ -151,8 +151,6 @@ class ShmReplicatedReduce {
   ShmReplicatedReduce(MPI_Win window, int rank, int size, std::string where);
   template <typename T, typename Combine>
   void reduce(T* data, size_t count, const char* label, double timeout_seconds, Combine combine);
-  template <typename Ready>
-  void wait_until(Ready ready, const char* label, double timeout_seconds);
   uint64_t min_counter(Counter Control::*which) const;
 
   MPI_Win window_;
