@@ -555,6 +555,18 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
   for (int r = 0; r < opt.repeats; ++r)
     for (size_t j = 0; j < nv; ++j) timed_region(*variants[(j + r) % nv], world, steps);
 
+  // Peak resident set of the most demanding rank, over everything this process
+  // built (all requested variants: run one variant alone for one model's figure).
+  int64_t peak_kb = 0;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "VmHWM:", 6) == 0) peak_kb = std::atoll(line + 6);
+    std::fclose(f);
+  }
+  world.allreduce_max(&peak_kb, 1, "bench peak RSS");
+  const double rss_peak_mb = static_cast<double>(peak_kb) / 1024.0;
+
   if (!root) return 0;
 
   const std::string model_name = stem(opt.config);
@@ -636,9 +648,15 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
   if (opt.json) {
     std::string fields;
     for (auto& [k, x] : ratios) fields += ", " + json_string(k) + ": " + std::to_string(x);
-    std::printf("{\"bench\": \"distributed_ratios\", \"model\": %s, \"ranks\": %d, \"global_batch\": %lld%s}\n",
-                json_string(model_name).c_str(), ranks, static_cast<long long>(global_batch), fields.c_str());
-  } else if (!ratios.empty()) {
+    std::printf("{\"bench\": \"distributed_ratios\", \"model\": %s, \"ranks\": %d, \"global_batch\": %lld, "
+                "\"variants\": %zu, \"rss_peak_mb\": %.1f%s}\n",
+                json_string(model_name).c_str(), ranks, static_cast<long long>(global_batch), variants.size(),
+                rss_peak_mb, fields.c_str());
+  } else {
+    std::printf("peak RSS of the largest rank: %.1f MB (all %zu variants built in this process)\n", rss_peak_mb,
+                variants.size());
+  }
+  if (!opt.json && !ratios.empty()) {
     std::printf("same-run ratios (median of per-repeat ratios):\n");
     for (auto& [k, x] : ratios) std::printf("  %-30s %8.3f\n", k.c_str(), x);
   }

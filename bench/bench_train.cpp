@@ -130,6 +130,50 @@ std::string stem(const std::string& path) {
   return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
+// ---- memory -----------------------------------------------------------------
+
+// VmRSS (now) or VmHWM (the high-water mark so far) of /proc/self/status, in MiB.
+double status_mb(const char* field) {
+  double kb = 0;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    const size_t n = std::strlen(field);
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, field, n) == 0 && line[n] == ':') kb = std::atof(line + n + 1);
+    std::fclose(f);
+  }
+  return kb / 1024.0;
+}
+double resident_mb() { return status_mb("VmRSS"); }
+double peak_resident_mb() { return status_mb("VmHWM"); }
+
+// The process's fixed start-up size: libraries loaded and OpenBLAS's packing
+// buffers touched by one product large enough to use all of them (the same
+// warm-up torch_bench.py does before it builds anything).
+double startup_resident_mb() {
+  const int n = 256;
+  std::vector<float> a(size_t(n) * n, 1.0f), b(size_t(n) * n, 1.0f), c(size_t(n) * n, 0.0f);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  a = {}, b = {}, c = {};
+  return resident_mb();
+}
+
+// What a training step must hold, by the issue's definition: parameters,
+// gradients, optimizer slots, and every layer's output for the batch (the
+// activations kept for backward, input batch included). Not counted: the data
+// set, and the framework's scratch (lockstep's dropout masks, BatchNorm's
+// normalised input, the two gradient ping-pong buffers).
+double model_state_mb(const lockstep::Model& model, const lockstep::Optimizer& optimizer, int64_t batch) {
+  size_t params = 0;
+  for (const lockstep::ParameterInfo& p : model.parameters().entries())
+    if (p.trainable) params += p.size;
+  const size_t slots = optimizer.slot_names().size();
+  int64_t widths = model.input_width();
+  for (size_t i = 0; i < model.layer_count(); ++i) widths += model.layer(i).output_width();
+  const double floats = static_cast<double>(params) * (2 + slots) + static_cast<double>(batch) * widths;
+  return floats * sizeof(float) / (1 << 20);
+}
+
 // ---- the model's matrix products -------------------------------------------
 
 // One cblas_sgemm call as Dense issues it (row-major), with its own buffers.
@@ -214,6 +258,8 @@ class Stepper {
 };
 
 int run(const Options& opt) {
+  lockstep::set_compute_threads(opt.threads);
+  const double rss_start_mb = startup_resident_mb();
   lockstep::ConfigFile file = lockstep::ConfigFile::load(opt.config);
   lockstep::TrainConfig& config = file.mutable_config();
   if (opt.batch > 0) config.set_batch_size(static_cast<int32_t>(opt.batch));
@@ -236,7 +282,6 @@ int run(const Options& opt) {
   config.set_validation_split(0);
   lockstep::Dataset train = lockstep::load_dataset(config.data(), "data");
 
-  lockstep::set_compute_threads(opt.threads);
   lockstep::Loss loss(config.loss(), "loss");
   loss.check_labels(train, model->output_width(), "loss");
   std::unique_ptr<lockstep::Optimizer> optimizer = lockstep::make_optimizer(config.optimizer(), "optimizer");
@@ -256,6 +301,13 @@ int run(const Options& opt) {
     while (t < 0.05) n *= 2, t = stepper.run(n);
     steps = std::max<int64_t>(16, static_cast<int64_t>(0.25 * n / t));
   }
+
+  // Peak before the raw products below allocate their own buffers: steady
+  // training allocates nothing, so this is the training run's peak.
+  const double rss_peak_mb = peak_resident_mb();
+  const double data_mb =
+      static_cast<double>(train.features.size() + train.labels.size()) * sizeof(float) / (1 << 20);
+  const double state_mb = model_state_mb(*model, *optimizer, batch);
 
   std::vector<Product> products = model_products(*model, batch);
   double flops_per_step = 0;
@@ -296,17 +348,21 @@ int run(const Options& opt) {
         "{\"bench\": \"lockstep\", \"model\": %s, \"config\": %s, \"batch\": %lld, \"threads\": %d, "
         "\"steps\": %lld, \"repeats\": %d, \"samples_per_s\": %.1f, \"ms_per_step\": %.6f, "
         "\"flops_per_sample\": %.0f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"pct_of_gemm\": %.1f, "
-        "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s}\n",
+        "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s, \"rss_start_mb\": %.1f, "
+        "\"rss_peak_mb\": %.1f, \"data_mb\": %.1f, \"state_mb\": %.1f}\n",
         json_string(name).c_str(), json_string(opt.config).c_str(), static_cast<long long>(batch), opt.threads,
         static_cast<long long>(steps), opt.repeats, samples_per_s, step_s * 1e3, flops_per_step / batch, gflops,
         gemm_gflops, pct, params, runs.c_str(),
-        json_string(openblas_get_corename()).c_str());
+        json_string(openblas_get_corename()).c_str(), rss_start_mb, rss_peak_mb, data_mb, state_mb);
   } else {
     std::printf("lockstep %s  batch %lld  threads %d  (%lld steps x %d repeats, medians; OpenBLAS %s kernels)\n",
                 name.c_str(), static_cast<long long>(batch), opt.threads, static_cast<long long>(steps), opt.repeats,
                 openblas_get_corename());
     std::printf("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)\n", samples_per_s,
                 step_s * 1e3, gflops, flops_per_step / batch);
+    std::printf("  peak RSS %.1f MB = start-up %.1f + data set %.1f + %.1f for the model, whose parameters, "
+                "gradients, optimizer slots and activations take %.1f MB\n",
+                rss_peak_mb, rss_start_mb, data_mb, rss_peak_mb - rss_start_mb - data_mb, state_mb);
     if (!products.empty())
       std::printf("  raw cblas_sgemm on the same shapes: %.3f GFLOP/s, %.4f ms/step -> the step reaches %.1f%%\n",
                   gemm_gflops, gemm_s * 1e3, pct);

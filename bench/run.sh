@@ -1,72 +1,140 @@
 #!/usr/bin/env bash
-# lockstep vs PyTorch, single-threaded training throughput, in one command:
+# lockstep vs PyTorch in one command, one table:
 #
 #   bench/run.sh                       # setup + build into build/ (launch/build.sh --bench), then measure
-#   BUILD_DIR=build-bench bench/run.sh # use an existing build dir (only bench_train is (re)built)
+#   BUILD_DIR=build-bench bench/run.sh # use an existing build dir (only the bench programs are (re)built)
 #
-# For each case (seed_mlp at batch 32 and 256, fashion_mlp at batch 128 and
-# 256) it runs bench_train and bench/torch_bench.py alternately, ROUNDS times
-# (the order flips every round), so machine noise hits both alike; each run is
-# one timed repeat of the same number of steps after a warm-up. It prints the
-# medians over the rounds in one table. Benchmarks print figures; nothing
-# passes or fails on time. Takes about a minute and a half on the 2-core
-# development VM once built.
+# Rows (global batch; "thr" = compute threads per process):
+#   seed_mlp     batch 32 and 256, 1 thread; 256 at 2 threads
+#   fashion_mlp  784-256-128-10 with BatchNormalization, batch 256, 1 and 2 threads
+#   mlp1024      784-1024-1024-10 with BatchNormalization, batch 256, 1 and 2 threads
+#   fashion_mlp and mlp1024 at np = 2 x 1 thread (128 per rank): lockstep with
+#                synchronized BatchNormalization (bench_distributed, variant sync)
+#                vs PyTorch DDP (gloo, plain BatchNorm: PyTorch has no
+#                SyncBatchNorm on CPU); the bound is two processes with no
+#                communication (variant nocomm, torch_bench.py --nocomm)
+#   a 64 MB gradient all-reduce at np = 2: lockstep's bucketed all-reduce vs
+#                one plain MPI_Allreduce on the same buffer (bench_allreduce)
+# Columns: samples/s, GFLOP/s of the Dense products, how close the step comes
+# to its bound (% of the cblas_sgemm rate on the model's own shapes, measured
+# in the same process; at np = 2, % of the no-communication processes
+# measured in the same job), peak RSS, and PyTorch 1.13 on the same model,
+# batch, data shape and threads with the lockstep/PyTorch ratio.
+#
+# Every round runs every row's lockstep and PyTorch programs back to back, the
+# order flipping each round, so machine noise hits both alike; figures are
+# medians over the rounds, ratios medians of the per-round ratios. Nothing
+# passes or fails on time. About 5 minutes on the 2-core development VM once
+# built (ROUNDS=5).
 #
 # Environment:
 #   BUILD_DIR  existing CMake build dir to use instead of building build/
-#   NO_BUILD=1 use $BUILD_DIR/bin/bench_train as it is (no cmake --build)
-#   ROUNDS     alternating rounds per case (default 7)
-#   THREADS    threads for both frameworks (default 1)
+#   NO_BUILD=1 use the programs in $BUILD_DIR/bin as they are
+#   ROUNDS     rounds (default 5)
+#   DIST=0     leave out the np = 2 rows and the all-reduce row
 #   PYTHON     interpreter with Debian's python3-torch (default /usr/bin/python3)
 #   OUT        file for the raw JSON lines (default: a temporary file)
+# PyTorch gets OMP_WAIT_POLICY=PASSIVE at 2 threads (without it its OpenMP pool
+# and OpenBLAS's spin against each other: 4,400 instead of 13,300 samples/s on
+# mlp1024); lockstep has one pool (OpenBLAS's) and needs no variable.
 # OPENBLAS_CORETYPE (e.g. SkylakeX) is passed through to both: they use the
 # same OpenBLAS library (PyTorch via libblas.so.3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-ROUNDS=${ROUNDS:-7}
-THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-5}
+DIST=${DIST:-1}
 PYTHON=${PYTHON:-/usr/bin/python3}
+programs=(bench_train bench_distributed bench_allreduce)
 
 if [[ -n "${BUILD_DIR:-}" ]]; then
   build=$(cd "$BUILD_DIR" && pwd)
   if [[ "${NO_BUILD:-0}" != 1 ]]; then
     log=$(mktemp /tmp/lockstep_bench_build.XXXXXX.log)
-    cmake --build "$build" --target bench_train -j "$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    cmake --build "$build" --target "${programs[@]}" -j "$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
     rm -f "$log"
   fi
 else
   launch/build.sh --bench
   build=$root/build
 fi
-bench_train=$build/bin/bench_train
-[[ -x "$bench_train" ]] || { echo "error: bench/run.sh: $bench_train not found" >&2; exit 2; }
+for p in "${programs[@]}"; do
+  [[ -x "$build/bin/$p" ]] || { echo "error: bench/run.sh: $build/bin/$p not found" >&2; exit 2; }
+done
 [[ -x "$PYTHON" ]] || { echo "error: bench/run.sh: PYTHON=$PYTHON not found" >&2; exit 2; }
 
-# Both frameworks get the same thread count: OpenBLAS (lockstep's only pool,
-# and PyTorch's BLAS), OpenMP (PyTorch's intra-op pool).
-export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+cores=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS
+if [[ $(id -u) -eq 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+mpi=(mpiexec -np 2)
+if ((cores >= 2)); then
+  mpi+=(--bind-to core)
+else
+  mpi+=(--oversubscribe --bind-to none)
+  echo "note: 2 ranks on $cores core: np = 2 figures are meaningless" >&2
+fi
 
 out=${OUT:-$(mktemp /tmp/lockstep_bench.XXXXXX.jsonl)}
 : >"$out"
 
-# config batch steps: the same steps for both; chosen so that one lockstep run
-# lasts >= ~40 ms and one PyTorch run <= ~0.6 s on the development VM.
+# name config batch threads steps: steps chosen so that one lockstep run lasts
+# >= ~50 ms and one PyTorch run <= ~1 s on the development VM.
 cases=(
-  "seed_mlp 32 2000"
-  "seed_mlp 256 600"
-  "fashion_mlp 128 150"
-  "fashion_mlp 256 100"
+  "seed_mlp launch/configs/seed_mlp.pbtxt 32 1 2000"
+  "seed_mlp launch/configs/seed_mlp.pbtxt 256 1 600"
+  "seed_mlp launch/configs/seed_mlp.pbtxt 256 2 600"
+  "fashion_mlp launch/configs/fashion_mlp.pbtxt 256 1 100"
+  "fashion_mlp launch/configs/fashion_mlp.pbtxt 256 2 100"
+  "mlp1024 bench/configs/mlp1024.pbtxt 256 1 20"
+  "mlp1024 bench/configs/mlp1024.pbtxt 256 2 30"
+)
+dist_cases=(
+  "fashion_mlp launch/configs/fashion_mlp.pbtxt 256 100"
+  "mlp1024 bench/configs/mlp1024.pbtxt 256 30"
 )
 
-run_lockstep() {  # config batch steps
-  "$bench_train" --config "launch/configs/$1.pbtxt" --batch "$2" --threads "$THREADS" --steps "$3" \
-    --warmup $(($3 / 5)) --repeats 1 --json >>"$out"
+# tag JSON-lines: appends each line of stdin with the row tag in front.
+tag() { sed "s#^{#{\"row\": \"$1\", \"round\": $2, #" >>"$out"; }
+
+threads_env() {  # one pool per framework, $1 threads
+  local env=(OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" MKL_NUM_THREADS="$1")
+  (($1 > 1)) && env+=(OMP_WAIT_POLICY=PASSIVE)
+  echo "${env[@]}"
 }
-run_torch() {
-  "$PYTHON" bench/torch_bench.py --config "launch/configs/$1.pbtxt" --batch "$2" --threads "$THREADS" \
-    --steps "$3" --warmup $(($3 / 5)) --repeats 1 --json >>"$out"
+
+run_single() {  # round name config batch threads steps
+  local r=$1 name=$2 cfg=$3 batch=$4 thr=$5 steps=$6 row="$2/$4/t$5"
+  # shellcheck disable=SC2046
+  local ls=(env $(threads_env "$thr") "$build/bin/bench_train" --config "$cfg" --batch "$batch" --threads "$thr"
+            --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
+  # shellcheck disable=SC2046
+  local pt=(env $(threads_env "$thr") "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch"
+            --threads "$thr" --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
+  if ((torch_ok == 0)); then
+    "${ls[@]}" | tag "$row" "$r"
+  elif ((r % 2 == 0)); then
+    "${ls[@]}" | tag "$row" "$r"; "${pt[@]}" | tag "$row" "$r"
+  else
+    "${pt[@]}" | tag "$row" "$r"; "${ls[@]}" | tag "$row" "$r"
+  fi
+}
+
+run_dist() {  # round name config batch steps
+  local r=$1 name=$2 cfg=$3 batch=$4 steps=$5 row="$2/$4/np2"
+  local env1=(env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
+  local ls=("${env1[@]}" "${mpi[@]}" "$build/bin/bench_distributed" --config "$cfg" --global-batch "$batch"
+            --variants sync,local,nocomm,solo --steps "$steps" --warmup 10 --repeats 3 --json)
+  local pt=("${env1[@]}" "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch" --threads 1 --ranks 2
+            --steps "$steps" --warmup 10 --repeats 1 --json)
+  if ((torch_ok == 0)); then
+    "${ls[@]}" | tag "$row" "$r"
+  elif ((r % 2 == 0)); then
+    "${ls[@]}" | tag "$row" "$r"; "${pt[@]}" | tag "$row" "$r"; "${pt[@]}" --nocomm | tag "$row" "$r"
+  else
+    "${pt[@]}" --nocomm | tag "$row" "$r"; "${pt[@]}" | tag "$row" "$r"; "${ls[@]}" | tag "$row" "$r"
+  fi
 }
 
 torch_ok=1
@@ -76,78 +144,31 @@ if ! "$PYTHON" -c "import torch" 2>/dev/null; then
 fi
 
 start=$SECONDS
-echo "bench: $ROUNDS alternating rounds x ${#cases[@]} cases, $THREADS thread(s); raw results in $out"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: $ROUNDS rounds x ${#cases[@]} single-process rows$( ((DIST)) && echo " + ${#dist_cases[@]} np = 2 rows + the all-reduce row"); raw results in $out"
+if ((DIST)); then
+  # Peak RSS at np = 2 of the training alone (one variant built per process).
+  for c in "${dist_cases[@]}"; do
+    read -r name cfg batch steps <<<"$c"
+    OPENBLAS_NUM_THREADS=1 "${mpi[@]}" "$build/bin/bench_distributed" --config "$cfg" --global-batch "$batch" \
+      --variants sync --steps 10 --warmup 5 --repeats 1 --json | grep distributed_ratios | tag "$name/$batch/np2" -1
+  done
+fi
 for ((r = 0; r < ROUNDS; r++)); do
   for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
-    set -- $c
-    if ((torch_ok == 0)); then
-      run_lockstep "$@"
-    elif ((r % 2 == 0)); then
-      run_lockstep "$@"; run_torch "$@"
-    else
-      run_torch "$@"; run_lockstep "$@"
-    fi
+    run_single "$r" $c
   done
+  if ((DIST)); then
+    for c in "${dist_cases[@]}"; do
+      # shellcheck disable=SC2086
+      run_dist "$r" $c
+    done
+    OPENBLAS_NUM_THREADS=1 "${mpi[@]}" "$build/bin/bench_allreduce" --mb 64 --repeats 5 --json | tag "allreduce/64MB/np2" "$r"
+  fi
   printf '  round %d/%d done (%ds)\n' $((r + 1)) "$ROUNDS" $((SECONDS - start))
 done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-"$PYTHON" - "$out" <<'EOF'
-import json, os, platform, statistics, sys, time
-
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-cases = []
-for r in rows:
-    key = (r["model"], r.get("batch"), r.get("threads"))
-    if r.get("skipped") or key in cases:
-        continue
-    cases.append(key)
-
-def runs(bench, key):
-    return [r for r in rows if r["bench"] == bench and not r.get("skipped")
-            and (r["model"], r["batch"], r["threads"]) == key]
-
-def med(rs, field):
-    return statistics.median(r[field] for r in rs) if rs else float("nan")
-
-def spread(rs):
-    v = [r["samples_per_s"] for r in rs]
-    return 100.0 * (max(v) - min(v)) / statistics.median(v) if len(v) > 1 else 0.0
-
-try:
-    cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
-except Exception:
-    cpu = platform.processor()
-ls_any = [r for r in rows if r["bench"] == "lockstep"]
-pt_any = [r for r in rows if r["bench"] == "pytorch" and not r.get("skipped")]
-print()
-rounds = max((len(runs("lockstep", k)) for k in cases), default=0)
-print("lockstep vs PyTorch, one training step (gather + forward + loss + backward + optimizer), "
-      "medians over %d rounds" % rounds)
-print("%s; %s; %d cores; OpenBLAS %s kernels; PyTorch %s" % (
-    time.strftime("%Y-%m-%d"), cpu, os.cpu_count(),
-    ls_any[0].get("blas_core", "?") if ls_any else "?",
-    pt_any[0]["torch_version"] if pt_any else "skipped"))
-hdr = ("model", "batch", "thr", "lockstep samples/s", "lockstep GFLOP/s", "% of sgemm", "PyTorch samples/s",
-       "PyTorch GFLOP/s", "lockstep/PyTorch")
-fmt = "%-12s %5s %3s %18s %16s %10s %17s %15s %16s"
-print(fmt % hdr)
-for key in cases:
-    ls, pt = runs("lockstep", key), runs("pytorch", key)
-    # Ratio: median over rounds of the paired ratio (both runs of a round saw
-    # the same machine state).
-    paired = [a["samples_per_s"] / b["samples_per_s"] for a, b in zip(ls, pt)]
-    print(fmt % (key[0], key[1], key[2],
-                 "%.0f" % med(ls, "samples_per_s"), "%.2f" % med(ls, "gflops"), "%.0f%%" % med(ls, "pct_of_gemm"),
-                 "%.0f" % med(pt, "samples_per_s") if pt else "skipped",
-                 "%.2f" % med(pt, "gflops") if pt else "-",
-                 "%.2fx" % statistics.median(paired) if paired else "-"))
-print()
-print("spread (max-min)/median of samples/s over the rounds: " + ", ".join(
-    "%s/%d lockstep %.0f%%%s" % (k[0], k[1], spread(runs("lockstep", k)),
-                                 (" PyTorch %.0f%%" % spread(runs("pytorch", k))) if runs("pytorch", k) else "")
-    for k in cases))
-print("% of sgemm: time the step's Dense products take in raw cblas_sgemm (same shapes, same process) over the "
-      "step time. GFLOP/s counts the Dense products only (bench/README.md).")
-EOF
+"$PYTHON" bench/report.py "$out" "load average $load_start at the start, $load_end at the end"
 echo "bench: done in $((SECONDS - start))s"

@@ -2,10 +2,19 @@
 """PyTorch counterpart of bench_train: the same model, batch and data shape.
 
   /usr/bin/python3 bench/torch_bench.py --config FILE [--batch B] [--threads T]
-        [--steps N] [--warmup W] [--repeats R] [--json]
+        [--steps N] [--warmup W] [--repeats R] [--json] [--foreach]
+        [--ranks N [--nocomm] [--no-broadcast-buffers]]
 
 Run it with Debian's interpreter (/usr/bin/python3, which has python3-torch
 1.13 and python3-protobuf), not a pyenv/venv python3 that may be first on PATH.
+
+--threads T (default 1) is the number of compute threads (per rank with
+--ranks): torch.set_num_threads(T), and OMP_NUM_THREADS, MKL_NUM_THREADS and
+OPENBLAS_NUM_THREADS are set to T before torch is imported (whatever the
+environment says), because Debian's torch does its matrix products in
+OpenBLAS, whose thread pool follows those variables and not
+torch.set_num_threads(): without them "--threads 1" ran the products on
+every core.
 
 The lockstep config (.pbtxt or .json of lockstep.TrainConfig) is read with
 google.protobuf after generating the Python modules of proto/*.proto with
@@ -29,14 +38,65 @@ model's shapes (addmm/mm in the layouts nn.Linear uses), so gemm_gflops and
 pct_of_gemm mean the same as in bench_train. Figures are medians over the
 repeats; nothing passes or fails on time.
 
+Memory (as bench_train reports it): rss_start_mb is the resident set size
+(/proc/self/statm) once torch is imported, the config loaded (protoc runs as a
+child process; the protobuf modules and the parsed config are in), the
+threads set (and in --ranks mode the process group joined) and one 256x256
+matmul plus a tiny nn.Linear forward/backward have run, so the libraries and
+the BLAS buffers are in -- before the data set and the model exist.
+rss_peak_mb is getrusage(RUSAGE_SELF).ru_maxrss, the peak over the whole
+process (so it includes everything rss_start_mb does), read after warm-up and
+calibration, before the buffers of the matrix-product timing are allocated
+(steady training allocates nothing new, so that is the training run's peak;
+the same point as bench_train). data_mb = bytes of the in-memory data set
+(features + labels, int64 labels for sparse losses) / 2**20; params = the
+trainable parameter count. peak - start - data is what the model, its
+gradients, optimizer state, activations and PyTorch's allocator caching take.
+
+Data parallel (--ranks N, N > 1): the script starts N copies of itself
+(subprocesses, --threads compute threads each, 1 by default) that join a gloo
+process group on 127.0.0.1 (a free port, 60 s timeout on the group's set-up
+and collectives). --batch is the GLOBAL batch and must be divisible by N;
+every rank holds the whole data set, draws the same epoch permutation, and at
+each step takes its slice (batch / N samples) of the same global batch. The model is wrapped in
+torch.nn.parallel.DistributedDataParallel (stock settings: gradient buckets
+all-reduced during backward, BatchNorm buffers broadcast from rank 0 at each
+forward unless --no-broadcast-buffers). BatchNorm1d stays per rank: PyTorch
+has no SyncBatchNorm on CPU (it raises for non-CUDA input). With --nocomm the
+N processes each train alone on the per-rank batch (no DDP wrapper, no
+gradient communication): the "N independent processes" upper bound.
+Warm-up and calibration as in one process, with the calibration time taken as
+the maximum over ranks so that every rank runs the same number of steps.
+Timing: a barrier, then --steps steps on every rank; a repeat's time is the
+maximum over ranks (all_reduce MAX), i.e. the job's; samples/s = global batch
+* steps / time; medians over the repeats. The matrix-product timing is left
+out (gemm_gflops and pct_of_gemm are null). Rank 0 prints the result;
+rss_start_mb and rss_peak_mb are the maximum over ranks, rss_peak_mb_ranks
+each rank's peak. A failing rank makes the whole run fail with its message
+and exit status; the other ranks are stopped (also when one is still running
+30 s after another finished, or when this process dies). The ranks end with
+os._exit: PyTorch 1.13 can deadlock in interpreter shutdown after DDP/gloo.
+
+JSON fields: bench, model, config, batch (global), threads (per rank),
+steps, repeats, samples_per_s, ms_per_step, flops_per_sample, gflops,
+gemm_gflops, pct_of_gemm, params, samples_per_s_runs, torch_version,
+foreach, ranks, per_rank_batch, mode ("single", "ddp" or "nocomm"),
+rss_start_mb, rss_peak_mb, data_mb; with --ranks N > 1 also
+rss_peak_mb_ranks, broadcast_buffers and sync_batchnorm (false).
+
 If torch cannot be imported the script prints that PyTorch was skipped and
 exits with status 0.
 """
 
 import argparse
+import datetime
+import importlib.util
 import json
 import math
 import os
+import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -193,26 +253,159 @@ def product_calls(torch, dense, batch):
     return calls
 
 
+def step_flops(dense, batch):
+    """FLOP of one step's matrix products, counted as product_calls() counts them (no buffers)."""
+    total = 0.0
+    for k, (i, o, bias, _) in enumerate(dense):
+        flops = 2.0 * batch * i * o
+        total += flops + (batch * o if bias else 0) + flops
+        if k > 0 or dense[0][3] > 0:
+            total += flops
+    return total
+
+
+def resident_mb():
+    """Current resident set size of this process in MiB (/proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
+
+
+def peak_resident_mb():
+    """Peak resident set size of this process so far in MiB (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_ranks(args, argv):
+    """--ranks N > 1: runs N copies of this script as ranks 0..N-1 and waits for them.
+
+    This process does not import torch (a forked child inherits its parent's
+    peak RSS in ru_maxrss until exec); it only loads the config to check it.
+
+    Returns the exit status: 0 when every rank succeeded, else the first failing
+    rank's (its stderr is shown; the other ranks are stopped)."""
+    config = load_config(args.config)  # early errors (config, batch) before any process starts
+    batch = args.batch or config.batch_size
+    if batch % args.ranks != 0:
+        fail("torch_bench.py: --batch must be divisible by --ranks")
+    port = free_port()
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(args.ranks))
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def die_with_parent():  # PR_SET_PDEATHSIG: no rank outlives this process
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+    except OSError:
+        die_with_parent = None
+
+    procs, errs = [], []
+    try:
+        for rank in range(args.ranks):
+            err = tempfile.TemporaryFile(mode="w+", prefix="torch_bench_rank%d_" % rank)
+            errs.append(err)
+            procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)] + argv
+                                          + ["--rank", str(rank)],
+                                          env=dict(env, RANK=str(rank)), stderr=err,
+                                          preexec_fn=die_with_parent))
+        failed, hung, first_done = None, None, None
+        while failed is None and hung is None and any(q.returncode is None for q in procs):
+            time.sleep(0.02)
+            for rank, q in enumerate(procs):
+                if q.poll() is not None and q.returncode != 0:
+                    failed = rank
+                    break
+            if first_done is None and any(q.returncode == 0 for q in procs):
+                first_done = time.monotonic()
+            if first_done is not None and time.monotonic() - first_done > 30:
+                # the ranks finish together (their last act is a collective): one still running hangs
+                hung = next(r for r, q in enumerate(procs) if q.returncode is None)
+    finally:
+        for q in procs:
+            if q.poll() is None:
+                q.terminate()
+        deadline = time.monotonic() + 5
+        for q in procs:
+            try:
+                q.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                q.kill()
+                q.wait()
+
+    def text(rank):
+        errs[rank].seek(0)
+        return errs[rank].read()
+
+    if hung is not None:
+        sys.stderr.write(text(hung))
+        print("error: torch_bench.py: rank %d of %d did not exit 30 s after another rank finished; stopped"
+              % (hung, args.ranks), file=sys.stderr)
+        return 1
+    if failed is not None:
+        sys.stderr.write(text(failed))
+        code = procs[failed].returncode
+        how = "exit status %d" % code if code > 0 else "signal %d" % -code
+        print("error: torch_bench.py: rank %d of %d failed (%s); the other ranks were stopped"
+              % (failed, args.ranks, how), file=sys.stderr)
+        return code if code > 0 else 1
+    seen = set()
+    for rank in range(args.ranks):  # warnings: each distinct text once
+        t = text(rank)
+        if t and t not in seen:
+            seen.add(t)
+            sys.stderr.write(t)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", required=True)
-    p.add_argument("--batch", type=int, default=0, help="0 = the config's batch_size")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=int, default=0,
+                   help="0 = the config's batch_size; with --ranks the global batch")
+    p.add_argument("--threads", type=int, default=1, help="compute threads (per rank with --ranks)")
     p.add_argument("--steps", type=int, default=0, help="0 = calibrate to about 0.25 s per repeat")
     p.add_argument("--warmup", type=int, default=-1, help="-1 = max(20, steps / 10)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--foreach", action="store_true",
                    help="multi-tensor optimizer updates (foreach=True; off = PyTorch 1.13's CPU default)")
-    args = p.parse_args()
+    p.add_argument("--ranks", type=int, default=1,
+                   help="data-parallel processes (DistributedDataParallel over gloo on localhost)")
+    p.add_argument("--nocomm", action="store_true",
+                   help="with --ranks: each process trains alone on the per-rank batch, no DDP")
+    p.add_argument("--no-broadcast-buffers", action="store_true",
+                   help="with --ranks: DDP(broadcast_buffers=False), no per-step BatchNorm buffer broadcast")
+    p.add_argument("--rank", type=int, default=-1, help=argparse.SUPPRESS)  # set by launch_ranks() only
+    argv = sys.argv[1:]
+    args = p.parse_args(argv)
     name = os.path.basename(args.config).split(".")[0]
+    if args.ranks < 1:
+        fail("torch_bench.py: --ranks must be >= 1")
+    if args.batch < 0:
+        fail("torch_bench.py: --batch must be >= 0")
+    ranks, rank = args.ranks, max(args.rank, 0)
+    multi = ranks > 1
+    if multi and args.rank < 0 and importlib.util.find_spec("torch") is not None:
+        return launch_ranks(args, argv)  # (no torch: reported as skipped below, without starting ranks)
+    mode = "nocomm" if multi and args.nocomm else "ddp" if multi else "single"
 
+    # Before torch loads: its BLAS sizes its thread pool from these, not from torch.set_num_threads().
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
     try:
         import torch
         import torch.nn as nn
     except Exception as e:  # ImportError, or a broken installation
         reason = "cannot import torch (%s: %s); install Debian's python3-torch (launch/setup.sh --bench) " \
                  "and run with /usr/bin/python3" % (type(e).__name__, e)
+        if rank != 0:
+            return 0
         if args.json:
             print(json.dumps({"bench": "pytorch", "model": name, "skipped": True, "reason": reason}))
         else:
@@ -221,11 +414,54 @@ def main():
 
     config = load_config(args.config)
     batch = args.batch or config.batch_size
+    if batch % ranks != 0:
+        fail("torch_bench.py: --batch must be divisible by --ranks")
+    local_batch = batch // ranks
     torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
 
+    if multi:
+        import torch.distributed as dist
+        dist.init_process_group("gloo", init_method="env://", world_size=ranks, rank=rank,
+                                timeout=datetime.timedelta(seconds=60))
+
+        def all_max(values):
+            t = torch.tensor(values, dtype=torch.float64)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            return t.tolist()
+
+        def all_each(value):
+            """[value of rank 0, value of rank 1, ...] on every rank."""
+            t = torch.zeros(ranks, dtype=torch.float64)
+            t[rank] = value
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+            return t.tolist()
+
+        barrier = dist.barrier
+    else:
+        def all_max(values):
+            return list(values)
+
+        def all_each(value):
+            return [value]
+
+        def barrier():
+            pass
+
+    # Start-up size: libraries loaded, BLAS buffers and autograd touched once.
+    a = torch.ones(256, 256)
+    (a @ a).sum().item()
+    tiny = nn.Linear(16, 8)
+    tiny(torch.ones(4, 16)).sum().backward()
+    del a, tiny
+    rss_start = resident_mb()
+
+    torch.manual_seed(1)
     model, dense, out_width, loss_fn = build_model(torch, nn, config.model, config.loss)
     model.train()
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    has_bn = any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
+    if mode == "ddp":
+        model = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=not args.no_broadcast_buffers)
     optimizer = make_optimizer(torch, config.optimizer, model.parameters(), True if args.foreach else None)
 
     want = max(8192, 4 * batch)
@@ -239,9 +475,13 @@ def main():
         y_all = torch.nn.functional.one_hot(torch.randint(0, classes, (samples,)), classes).float()
     else:
         y_all = torch.randint(0, 2, (samples, out_width)).float()
+    data_mb = sum(t.numel() * t.element_size() for t in (x_all, y_all)) / 2.0 ** 20
     steps_per_epoch = samples // batch
 
-    state = {"perm": torch.randperm(samples), "step": 0}
+    perm_gen = torch.Generator()  # the same epoch permutations on every rank
+    perm_gen.manual_seed(2)
+    state = {"perm": torch.randperm(samples, generator=perm_gen), "step": 0}
+    lo, hi = rank * local_batch, (rank + 1) * local_batch  # this rank's slice of each global batch
 
     def run(steps):
         """Seconds spent in `steps` training steps (epoch permutations excluded)."""
@@ -250,11 +490,11 @@ def main():
         for _ in range(steps):
             if state["step"] == steps_per_epoch:
                 total += time.perf_counter() - t0
-                state["perm"] = torch.randperm(samples)
+                state["perm"] = torch.randperm(samples, generator=perm_gen)
                 state["step"] = 0
                 t0 = time.perf_counter()
             s = state["step"]
-            idx = state["perm"][s * batch:(s + 1) * batch]
+            idx = state["perm"][s * batch + lo:s * batch + hi]
             xb = x_all.index_select(0, idx)
             yb = y_all.index_select(0, idx)
             optimizer.zero_grad(set_to_none=True)
@@ -267,23 +507,29 @@ def main():
     steps = args.steps
     warmup = args.warmup if args.warmup >= 0 else max(20, steps // 10)
     run(warmup)
-    if steps == 0:
+    if steps == 0:  # every rank must run the same number of steps: the slowest rank's time decides
         n = 8
-        t = run(n)
+        t = all_max([run(n)])[0]
         while t < 0.05:
             n *= 2
-            t = run(n)
+            t = all_max([run(n)])[0]
         steps = max(8, int(0.25 * n / t))
 
-    calls = product_calls(torch, dense, batch)
-    flops_per_step = sum(f for _, f in calls)
+    # Peak before the products below allocate their own buffers: the training run's.
+    rss_peak = peak_resident_mb()
+    rss_start_max, rss_peak_max = all_max([rss_start, rss_peak])
+    rss_peak_ranks = all_each(rss_peak)
+
+    calls = product_calls(torch, dense, batch) if not multi else []
+    flops_per_step = step_flops(dense, batch)  # the global batch's
     for fn, _ in calls:
         for _ in range(3):
             fn()
 
     step_s, gemm_s = [], []
     for _ in range(args.repeats):
-        step_s.append(run(steps) / steps)
+        barrier()
+        step_s.append(all_max([run(steps)])[0] / steps)
         g = 0.0
         with torch.no_grad():
             for fn, _ in calls:
@@ -293,8 +539,13 @@ def main():
                 g += (time.perf_counter() - t0) / steps
         gemm_s.append(g)
 
+    # No dist.destroy_process_group(): with DDP it can deadlock as described in main_of_rank(), which
+    # ends the ranks instead (the collectives are complete: the last all_max above waited for them).
+    if rank != 0:
+        return 0
+
     s = statistics.median(step_s)
-    g = statistics.median(gemm_s)
+    g = statistics.median(gemm_s) if calls else None
     result = {
         "bench": "pytorch",
         "model": name,
@@ -307,24 +558,81 @@ def main():
         "ms_per_step": round(s * 1e3, 6),
         "flops_per_sample": flops_per_step / batch,
         "gflops": round(flops_per_step / s * 1e-9, 3),
-        "gemm_gflops": round(flops_per_step / g * 1e-9, 3),
-        "pct_of_gemm": round(100.0 * g / s, 1),
-        "params": sum(p.numel() for p in model.parameters()),
+        "gemm_gflops": round(flops_per_step / g * 1e-9, 3) if g else None,
+        "pct_of_gemm": round(100.0 * g / s, 1) if g else None,
+        "params": params,
         "samples_per_s_runs": [round(batch / t, 1) for t in step_s],
         "torch_version": torch.__version__,
         "foreach": args.foreach,
+        "ranks": ranks,
+        "per_rank_batch": local_batch,
+        "mode": mode,
+        "rss_start_mb": round(rss_start_max, 1),
+        "rss_peak_mb": round(rss_peak_max, 1),
+        "data_mb": round(data_mb, 1),
     }
+    if multi:
+        result["rss_peak_mb_ranks"] = [round(x, 1) for x in rss_peak_ranks]
+        result["broadcast_buffers"] = mode == "ddp" and not args.no_broadcast_buffers
+        result["sync_batchnorm"] = False
     if args.json:
         print(json.dumps(result))
-    else:
-        print("pytorch %s  batch %d  threads %d  (%d steps x %d repeats, medians; torch %s)"
-              % (name, batch, args.threads, steps, args.repeats, torch.__version__))
+        return 0
+    if multi:
+        how = ("DDP over gloo, %d ranks" % ranks if mode == "ddp"
+               else "%d independent processes (--nocomm: no DDP, no gradient all-reduce)" % ranks)
+        print("pytorch %s  global batch %d = %d ranks x %d  threads %d per rank  %s  (%d steps x %d repeats, "
+              "medians, time = max over ranks; torch %s)"
+              % (name, batch, ranks, local_batch, args.threads, how, steps, args.repeats, torch.__version__))
         print("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)"
               % (result["samples_per_s"], s * 1e3, result["gflops"], result["flops_per_sample"]))
+        if has_bn:
+            print("  BatchNorm1d is per rank (%d samples): PyTorch has no SyncBatchNorm on CPU%s"
+                  % (local_batch, "; DDP broadcasts rank 0's running statistics every step"
+                     if result["broadcast_buffers"] else ""))
+        print("  peak RSS %.1f MB (max over ranks; each: %s) = start-up %.1f + data set %.1f (on every rank) "
+              "+ %.1f for the model%s, optimizer, activations and their scratch"
+              % (rss_peak_max, ", ".join("%.1f" % x for x in rss_peak_ranks), rss_start_max, data_mb,
+                 rss_peak_max - rss_start_max - data_mb, ", DDP's buckets" if mode == "ddp" else ""))
+        return 0
+    print("pytorch %s  batch %d  threads %d  (%d steps x %d repeats, medians; torch %s)"
+          % (name, batch, args.threads, steps, args.repeats, torch.__version__))
+    print("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)"
+          % (result["samples_per_s"], s * 1e3, result["gflops"], result["flops_per_sample"]))
+    print("  peak RSS %.1f MB = start-up %.1f + data set %.1f + %.1f for the model, its gradients, optimizer "
+          "state, activations and the allocator's caching"
+          % (rss_peak_max, rss_start_max, data_mb, rss_peak_max - rss_start_max - data_mb))
+    if g:
         print("  torch addmm/mm on the same shapes: %.3f GFLOP/s, %.4f ms/step -> the step reaches %.1f%%"
               % (result["gemm_gflops"], g * 1e3, result["pct_of_gemm"]))
     return 0
 
 
+def main_of_rank():
+    """main() of a spawned rank, left with os._exit once the output is flushed.
+
+    PyTorch 1.13 can deadlock in interpreter shutdown after DDP over gloo
+    (DDP's Reducer destroys the process group, which joins a gloo worker that
+    waits for the GIL the exiting main thread holds), so the interpreter's
+    teardown is skipped; errors are printed first (SystemExit keeps its status,
+    any other exception prints its traceback and gives status 1)."""
+    import traceback
+
+    try:
+        code = main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is not None and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+    except BaseException:  # noqa: B902  (KeyboardInterrupt included: the rank must not linger)
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
+    if "--rank" in sys.argv[1:]:
+        main_of_rank()
     sys.exit(main())

@@ -97,7 +97,10 @@ void Model::reserve(int64_t max_rows) {
   if (max_rows <= reserved_rows_) return;
   reserved_rows_ = max_rows;
   activations_.resize(layers_.size());
-  int64_t widest = input_width();
+  // Gradient ping-pong buffers hold dL/d(input) of layers 1..n-1; layer 0
+  // computes none (the data needs no gradient), so the model's input width,
+  // often the widest, does not count.
+  int64_t widest = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     activations_[i].assign(static_cast<size_t>(max_rows * layers_[i]->output_width()), 0.0f);
     widest = std::max(widest, layers_[i]->output_width());

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Where one training step's time goes, by sampling (perf, software clock):
+#
+#   bench/profile.sh [CONFIG [BATCH [THREADS]]]     # default: bench/configs/mlp1024.pbtxt 256 1
+#   bench/profile.sh launch/configs/seed_mlp.pbtxt 32 1
+#
+# Runs build/bin/bench_train (BUILD_DIR overrides build/) on the config's
+# model with synthetic data, about 5 s of training steps, under
+# `perf record -e cpu-clock` (a software event: works in VMs without hardware
+# counters), starting 1.5 s after launch so that data generation and
+# initialisation are not sampled. The samples are grouped by the function
+# they landed in (self time, not inclusive):
+#   matrix products   OpenBLAS sgemm: kernel, packing (copy) and cblas entry
+#   BatchNorm         BatchNormLayer (statistics, normalise, backward)
+#   activations       activation_forward / activation_backward and their loops
+#   dropout           DropoutLayer (mask from the counter-based RNG, multiply)
+#   optimizer         the optimizer's update over the arena
+#   loss              softmax + cross-entropy (Loss, expf/logf)
+#   copies, zeroing   memcpy/memmove/memset: the batch gather, the bias broadcast
+#                     before the forward product, zeroing the gradient arena
+#   rest              everything else (step bookkeeping, kernel)
+# and printed as % of the samples and ms per step (the step time is the
+# median of a separate timed run of bench_train just before). Needs perf
+# (Debian: linux-perf); installs it when missing and run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+config=${1:-bench/configs/mlp1024.pbtxt}
+batch=${2:-256}
+threads=${3:-1}
+build=${BUILD_DIR:-build}
+bench=$build/bin/bench_train
+[[ -x "$bench" ]] || { echo "error: bench/profile.sh: $bench not found (launch/build.sh first)" >&2; exit 2; }
+[[ -f "$config" ]] || { echo "error: bench/profile.sh: $config: no such file" >&2; exit 2; }
+if ! command -v perf >/dev/null || ! perf version >/dev/null 2>&1; then
+  [[ $(id -u) -eq 0 ]] || { echo "error: bench/profile.sh: perf not installed (apt-get install linux-perf)" >&2; exit 2; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends linux-perf >/dev/null
+fi
+export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+
+timing=$("$bench" --config "$config" --batch "$batch" --threads "$threads" --repeats 5 --json)
+ms=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ms_per_step"])' "$timing")
+steps=$(python3 -c "print(max(50, int(5000 / $ms)))")
+data=$(mktemp /tmp/lockstep_perf.XXXXXX.data)
+trap 'rm -f "$data"' EXIT
+perf record -q -e cpu-clock -F 2999 -D 1500 -o "$data" \
+  "$bench" --config "$config" --batch "$batch" --threads "$threads" --no-gemm --repeats 1 --steps "$steps" \
+  --warmup 0 >/dev/null 2>&1
+perf report -i "$data" --stdio --no-children --sort symbol --percent-limit 0 2>/dev/null |
+  python3 -c '
+import re, sys
+ms, config, batch, threads = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+groups = [
+    ("matrix products", r"sgemm|gemm_|cblas_"),
+    ("BatchNorm", r"BatchNorm"),
+    ("activations", r"activation_|blockwise"),
+    ("dropout", r"Dropout"),
+    ("optimizer", r"Optimizer::step"),
+    ("loss", r"Loss::|expf|logf|exp_|log_"),
+    ("copies, zeroing", r"memmove|memcpy|memset"),
+]
+share = {g: 0.0 for g, _ in groups}
+share["rest"] = 0.0
+top = []
+for line in sys.stdin:
+    m = re.match(r"\s+([0-9.]+)%\s+\[[.k]\]\s+(.*?)\s*$", line)
+    if not m:
+        continue
+    pct, sym = float(m.group(1)), m.group(2).rstrip(" -")
+    for g, rx in groups:
+        if re.search(rx, sym):
+            share[g] += pct
+            break
+    else:
+        share["rest"] += pct
+    top.append((pct, sym))
+print("profile of one training step: %s, batch %s, %s thread(s), %.3f ms per step (perf cpu-clock samples)"
+      % (config, batch, threads, ms))
+print()
+print("| part of the step | share | ms per step |")
+print("|---|---:|---:|")
+for g in [g for g, _ in groups] + ["rest"]:
+    print("| %s | %.1f%% | %.4f |" % (g, share[g], ms * share[g] / 100))
+print()
+print("top functions (self time):")
+for pct, sym in sorted(top, reverse=True)[:12]:
+    print("  %5.1f%%  %s" % (pct, sym[:110]))
+' "$ms" "$config" "$batch" "$threads"
