@@ -13,7 +13,8 @@
 // (begin_epoch: the epoch's permutation) are outside the timed region.
 //
 // Each repeat times N steps, then times the model's matrix products alone
-// (cblas_sgemm on buffers of the same shapes, N calls each). Printed figures
+// (cblas_sgemm on buffers of the same shapes, N calls each, at 1 thread and
+// at T threads: the faster of the two is the product's bound). Printed figures
 // are medians over the R repeats. A benchmark prints figures; it never fails
 // on time. --no-gemm skips the raw products (for profiling the step alone
 // with perf: `perf record -g bench_train ... --no-gemm`).
@@ -314,7 +315,11 @@ int run(const Options& opt) {
   for (const Product& p : products) flops_per_step += p.flops;
   if (!opt.gemm) products.clear();
   for (const Product& p : products)
-    for (int w = 0; w < 3; ++w) p.run();
+    for (int t : {1, opt.threads}) {
+      openblas_set_num_threads(t);
+      for (int w = 0; w < 3; ++w) p.run();
+    }
+  lockstep::set_compute_threads(opt.threads);
 
   std::vector<double> step_seconds, gemm_seconds;  // per step, one entry per repeat
   std::vector<std::vector<double>> product_seconds(products.size());  // per call
@@ -322,9 +327,18 @@ int run(const Options& opt) {
     step_seconds.push_back(stepper.run(steps) / steps);
     double gemm = 0;
     for (size_t j = 0; j < products.size(); ++j) {
-      const double t0 = now_seconds();
-      for (int64_t s = 0; s < steps; ++s) products[j].run();
-      const double per_call = (now_seconds() - t0) / steps;
+      // The bound: each product at its faster thread count, 1 or all (the
+      // step itself picks by size, lockstep::threads_for_product).
+      double per_call = 0;
+      for (int t : {1, opt.threads}) {
+        openblas_set_num_threads(t);
+        const double t0 = now_seconds();
+        for (int64_t s = 0; s < steps; ++s) products[j].run();
+        const double d = (now_seconds() - t0) / steps;
+        per_call = per_call == 0 ? d : std::min(per_call, d);
+        if (opt.threads == 1) break;
+      }
+      lockstep::set_compute_threads(opt.threads);
       product_seconds[j].push_back(per_call);
       gemm += per_call;
     }

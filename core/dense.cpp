@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace lockstep {
 Shape DenseLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
@@ -44,6 +45,7 @@ void DenseLayer::forward(const StepContext&, const float* x, float* y, int64_t r
     for (int64_t r = 0; r < rows; ++r) std::copy(bias_, bias_ + out, z + r * out);
     beta = 1.0f;
   }
+  threads_for_product(rows, out, in);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, in, kernel_, out, beta, z, out);
   if (!options_.activation.is_linear()) activation_forward(options_.activation, z, y, rows, out);
 }
@@ -61,13 +63,16 @@ void DenseLayer::backward(const StepContext&, const float* x, const float* y, co
     // An empty local batch contributes nothing, but dx must still be valid.
     return;
   }
+  threads_for_product(in, out, rows);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x, in, dz, out, 1.0f, dkernel_, out);
   // Plain loops, rows in order: Eigen's colwise().sum() picks its summation
   // order by buffer alignment, which would make results depend on the heap.
   if (dbias_)
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < out; ++c) dbias_[c] += dz[r * out + c];
-  if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, dz, out, kernel_, out, 0.0f, dx, in);
+  if (!dx) return;
+  threads_for_product(rows, in, out);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, dz, out, kernel_, out, 0.0f, dx, in);
 }
 
 }  // namespace lockstep
