@@ -86,6 +86,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "distributed/bucketed_allreduce.h"
@@ -97,18 +98,12 @@ namespace {
 using lockstep::Communicator;
 using lockstep::throw_input_error;
 using lockstep::throw_runtime_error;
+using lockstep::bench::median;
 
 const char* const kWhere = "bench_allreduce";
 
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 double thread_cpu_seconds() {
   timespec ts{};

@@ -13,15 +13,14 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/dataset.h"
 #include "core/error.h"
 #include "train.pb.h"
 
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using lockstep::bench::now_seconds;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -91,6 +91,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/error.h"
@@ -109,16 +110,12 @@ namespace {
 using lockstep::Communicator;
 using lockstep::GradientSync;
 using lockstep::throw_input_error;
+using lockstep::bench::json_string;
+using lockstep::bench::median;
+using lockstep::bench::stem;
 
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // ---- options ----------------------------------------------------------------
 
@@ -191,21 +188,6 @@ Options parse_args(int argc, char** argv) {
     if (std::find(o.variants.begin(), o.variants.end(), v) == o.variants.end()) o.variants.push_back(v);
   }
   return o;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string stem(const std::string& path) {
-  std::string base = path.substr(path.find_last_of('/') + 1);
-  const size_t dot = base.find('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
 // ---- timing decorators ------------------------------------------------------
@@ -557,13 +539,7 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
 
   // Peak resident set of the most demanding rank, over everything this process
   // built (all requested variants: run one variant alone for one model's figure).
-  int64_t peak_kb = 0;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, "VmHWM:", 6) == 0) peak_kb = std::atoll(line + 6);
-    std::fclose(f);
-  }
+  int64_t peak_kb = static_cast<int64_t>(lockstep::bench::proc_status_mb("VmHWM") * 1024.0);
   world.allreduce_max(&peak_kb, 1, "bench peak RSS");
   const double rss_peak_mb = static_cast<double>(peak_kb) / 1024.0;
 

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/error.h"
@@ -57,17 +58,11 @@
 namespace {
 
 using lockstep::throw_input_error;
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using lockstep::bench::json_string;
+using lockstep::bench::median;
+using lockstep::bench::now_seconds;
+using lockstep::bench::proc_status_mb;
+using lockstep::bench::stem;
 
 struct Options {
   std::string config;
@@ -116,37 +111,10 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string stem(const std::string& path) {
-  std::string base = path.substr(path.find_last_of('/') + 1);
-  const size_t dot = base.find('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
-}
-
 // ---- memory -----------------------------------------------------------------
 
-// VmRSS (now) or VmHWM (the high-water mark so far) of /proc/self/status, in MiB.
-double status_mb(const char* field) {
-  double kb = 0;
-  if (FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    const size_t n = std::strlen(field);
-    while (std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, field, n) == 0 && line[n] == ':') kb = std::atof(line + n + 1);
-    std::fclose(f);
-  }
-  return kb / 1024.0;
-}
-double resident_mb() { return status_mb("VmRSS"); }
-double peak_resident_mb() { return status_mb("VmHWM"); }
+double resident_mb() { return proc_status_mb("VmRSS"); }
+double peak_resident_mb() { return proc_status_mb("VmHWM"); }
 
 // The process's fixed start-up size: libraries loaded and OpenBLAS's packing
 // buffers touched by one product large enough to use all of them (the same
