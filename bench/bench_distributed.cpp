@@ -4,7 +4,7 @@
 //
 //   mpiexec -np 2 bench_distributed --config FILE [--global-batch B | --per-rank-batch b]
 //       [--steps N] [--warmup W] [--repeats R] [--bucket-mb MB]
-//       [--variants sync,local,nooverlap,local_nooverlap,nocomm,solo,flags,allreduce] [--json]
+//       [--variants sync,local,nooverlap,local_nooverlap,nocomm,solo,flags,noshard,allreduce] [--json]
 //   bench_distributed --config FILE ...          # alone: np = 1 (single-process Runtime, no MPI)
 //
 // The config's data is replaced by an in-memory synthetic set of the model's
@@ -19,7 +19,8 @@
 //
 // Variants (all of them are built up front, then timed interleaved: every
 // repeat runs each variant once, in an order that rotates per repeat):
-//   sync       every BatchNormalization synchronized (force_sync), overlap on
+//   sync       every BatchNormalization synchronized (force_sync), overlap on,
+//              optimizer step sharded when the communicator can (one node)
 //   local      every BatchNormalization local (synchronized cleared), overlap on
 //   nooverlap  as sync, overlap off (all buckets started in finish())
 //   local_nooverlap  as local, overlap off
@@ -30,6 +31,8 @@
 //              while the other ranks wait: np = 1 measured inside this job
 //   flags      as sync, plus the one 2 x int64 allreduce_max per step that
 //              `trainer train` adds at every step boundary (stop/checkpoint flags)
+//   noshard    as sync, with distributed.shard_optimizer off: every rank
+//              applies the optimizer to all parameters after the all-reduce
 //   allreduce  no compute: BucketedAllreduce over an arena of the model's
 //              gradient size, all of it ready at once, then finish(): the pure
 //              cost of one step's gradient reduction when all ranks arrive together
@@ -135,7 +138,7 @@ struct Options {
   throw_input_error("usage",
                     what + "\n  bench_distributed --config FILE [--global-batch B | --per-rank-batch b] "
                            "[--steps N] [--warmup W] [--repeats R] [--bucket-mb MB] "
-                           "[--variants sync,local,nooverlap,local_nooverlap,nocomm,solo,flags,allreduce] [--json]");
+                           "[--variants sync,local,nooverlap,local_nooverlap,nocomm,solo,flags,noshard,allreduce] [--json]");
 }
 
 int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
@@ -146,7 +149,7 @@ int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
   return v;
 }
 
-const char* const kKnownVariants[] = {"sync", "local", "nooverlap", "local_nooverlap", "nocomm", "solo", "flags",
+const char* const kKnownVariants[] = {"sync", "local", "nooverlap", "local_nooverlap", "nocomm", "solo", "flags", "noshard",
                                       "allreduce"};
 
 Options parse_args(int argc, char** argv) {
@@ -217,6 +220,11 @@ class TimingCommunicator final : public Communicator {
     return inner_.start_allreduce_sum(data, count, label);
   }
   void wait(int ticket) override { inner_.wait(ticket); }
+  bool supports_reduce_update() const override { return inner_.supports_reduce_update(); }
+  int start_reduce_update(float* grads, float* params, size_t count, size_t offset,
+                          lockstep::ReducedRangeUpdate& update, const char* label) override {
+    return inner_.start_reduce_update(grads, params, count, offset, update, label);
+  }
   // BatchNormalization forward: the batch statistics.
   void allreduce_moments(lockstep::Moments* data, size_t count, const char* label) override {
     const auto t0 = Clock::now();
@@ -257,6 +265,11 @@ class TimingSync final : public GradientSync {
     finish_seconds += seconds(finish_exit - finish_enter);
     saw_ready_ = false;
   }
+  bool shard_update(lockstep::Optimizer& optimizer, float* params) override {
+    return inner_.shard_update(optimizer, params);
+  }
+  void begin_update(float learning_rate) override { inner_.begin_update(learning_rate); }
+  void gather_optimizer_state() override { inner_.gather_optimizer_state(); }
 
   double ready_seconds = 0, finish_seconds = 0;
   Clock::time_point first_ready, finish_enter, finish_exit;
@@ -321,6 +334,7 @@ std::unique_ptr<Variant> build_variant(const std::string& name, const Context& c
   const bool local_bn = name == "local" || name == "local_nooverlap";
   config.mutable_distributed()->set_overlap(name != "nooverlap" && name != "local_nooverlap");
   config.mutable_distributed()->set_sync_batch_norm(!local_bn);
+  config.mutable_distributed()->set_shard_optimizer(name != "noshard");
   *config.mutable_model() = with_bn_synchronized(config.model(), !local_bn);
   if (name == "nocomm") config.set_batch_size(static_cast<int32_t>(cx.per_rank_batch));
   v->samples_per_step = name == "nocomm" ? cx.per_rank_batch * world.size() : cx.global_batch;
@@ -605,7 +619,8 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
 
   // Same-run ratios (medians of per-repeat ratios).
   Variant *sync = find("sync"), *local = find("local"), *noov = find("nooverlap"), *nocomm = find("nocomm"),
-          *solo = find("solo"), *flags = find("flags"), *local_noov = find("local_nooverlap");
+          *solo = find("solo"), *flags = find("flags"), *local_noov = find("local_nooverlap"),
+          *noshard = find("noshard");
   std::vector<std::pair<std::string, double>> ratios;
   // throughput ratio a/b = (samples_a / t_a) / (samples_b / t_b)
   auto tput = [](const Variant& a, const Variant& b) {
@@ -620,6 +635,7 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
   if (noov && sync) ratios.push_back({"nooverlap_vs_overlap_pct", 100.0 * (paired_ratio(*noov, *sync) - 1.0)});
   if (local_noov && local)
     ratios.push_back({"nooverlap_vs_overlap_local_pct", 100.0 * (paired_ratio(*local_noov, *local) - 1.0)});
+  if (noshard && sync) ratios.push_back({"noshard_vs_sharded_pct", 100.0 * (paired_ratio(*noshard, *sync) - 1.0)});
   if (flags && sync) ratios.push_back({"step_flags_cost_pct", 100.0 * (paired_ratio(*flags, *sync) - 1.0)});
   if (opt.json) {
     std::string fields;

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+
+#include "core/error.h"
 
 namespace lockstep {
 
@@ -31,6 +34,17 @@ inline void merge_moments(Moments& a, const Moments& b) {
   a.count = n;
 }
 
+// The sharded optimizer step's hook: what the one rank that sums a range of
+// gradients does with the sum.
+class ReducedRangeUpdate {
+ public:
+  virtual ~ReducedRangeUpdate() = default;
+  // `summed` holds the all-rank sum of gradients [begin, begin + count) of
+  // the arena and `params` points at parameter `begin`: update them in place.
+  // Must not allocate or throw (it runs inside the reduction's progress).
+  virtual void apply(size_t begin, size_t count, const float* summed, float* params) = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -55,6 +69,18 @@ class Communicator {
   // names the label).
   virtual void wait(int ticket) = 0;
 
+  // Reduce-and-update, the sharded optimizer step (ZeRO stage 1) fused into
+  // the reduction: grads[0, count) are summed over all ranks as by
+  // start_allreduce_sum, but each element's sum reaches one rank only, which
+  // hands it to `update` (arena offset `offset` + i); every rank then
+  // receives params[0, count) as the updating ranks left them, so replicas
+  // stay identical while each rank updates about 1/size of the parameters.
+  // grads are left partly reduced. Only where supports_reduce_update();
+  // wait() completes it. `update` and `label` must outlive the request.
+  virtual bool supports_reduce_update() const { return false; }
+  virtual int start_reduce_update(float* grads, float* params, size_t count, size_t offset,
+                                  ReducedRangeUpdate& update, const char* label);
+
   // Per-channel moments merged over all ranks (one collective).
   virtual void allreduce_moments(Moments* data, size_t count, const char* label = "allreduce_moments") = 0;
 
@@ -69,5 +95,10 @@ class Communicator {
   // Seconds a collective may make no progress before the job is ended.
   virtual void set_timeout_seconds(double seconds) { (void)seconds; }
 };
+
+inline int Communicator::start_reduce_update(float*, float*, size_t, size_t, ReducedRangeUpdate&, const char* label) {
+  throw_runtime_error("communicator", std::string("reduce-and-update of '") + label +
+                                          "' on a communicator without it (check supports_reduce_update())");
+}
 
 }  // namespace lockstep

@@ -26,8 +26,21 @@ class Optimizer {
   virtual void reserve(size_t count) = 0;
   // One update of params with grads at learning rate lr (the scheduled rate,
   // not base_learning_rate()). Allocates nothing; `count` must be the
-  // reserved count (a runtime error otherwise).
+  // reserved count (a runtime error otherwise). The same as begin_step(),
+  // one update() over the whole arena, end_step().
   virtual void step(float* params, const float* grads, size_t count, float lr) = 0;
+
+  // The step in ranges, for the sharded update of data-parallel training
+  // (each rank updates the part of the arena whose gradient sum it computes,
+  // the other ranks receive the result): begin_step() once, update() of
+  // disjoint ranges in any order, end_step(). Every element gets the same
+  // bits however the arena is split, since the rules are element-wise.
+  // begin_step checks `count` as step() does; none of them allocates.
+  virtual void begin_step(size_t count, float lr) = 0;
+  // Elements [begin, begin + count) of the arena; params and grads point at
+  // element `begin` (the gradient sum need not live in the arena).
+  virtual void update(size_t begin, size_t count, float* params, const float* grads) = 0;
+  virtual void end_step() = 0;
   // Number of steps taken (Adam's bias correction uses it).
   virtual int64_t iterations() const = 0;
   virtual void set_iterations(int64_t iterations) = 0;

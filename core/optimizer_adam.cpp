@@ -25,7 +25,7 @@ class AdamOptimizer final : public SlottedOptimizer {
   const char* kind() const override { return kind_; }
   float base_learning_rate() const override { return hp_.learning_rate; }
 
-  void step(float* params, const float* grads, size_t count, float lr) override {
+  void begin_step(size_t count, float lr) override {
     check_step(count);
     // Bias correction folded into the step size, as Keras does; the powers
     // in double, since beta_2^t loses digits in float for large t.
@@ -33,15 +33,17 @@ class AdamOptimizer final : public SlottedOptimizer {
     const double beta_1 = hp_.beta_1, beta_2 = hp_.beta_2;
     const float alpha =
         static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta_2, t)) / (1.0 - std::pow(beta_1, t)));
-    const Coefficients c{alpha, static_cast<float>(1.0 - beta_1), static_cast<float>(1.0 - beta_2),
-                         hp_.epsilon, hp_.weight_decay * lr};
+    c_ = Coefficients{alpha, static_cast<float>(1.0 - beta_1), static_cast<float>(1.0 - beta_2), hp_.epsilon,
+                      hp_.weight_decay * lr};
+  }
+
+  void update(size_t begin, size_t count, float* params, const float* grads) override {
     // Plain Adam skips the decay term outright (p - p*0 is not p for inf).
     if (hp_.weight_decay != 0.0f) {
-      update<true>(params, grads, slot_data(0), slot_data(1), count, c);
+      apply<true>(params, grads, slot_data(0) + begin, slot_data(1) + begin, count, c_);
     } else {
-      update<false>(params, grads, slot_data(0), slot_data(1), count, c);
+      apply<false>(params, grads, slot_data(0) + begin, slot_data(1) + begin, count, c_);
     }
-    ++iterations_;
   }
 
  private:
@@ -52,7 +54,7 @@ class AdamOptimizer final : public SlottedOptimizer {
   // One pass over the arena; kDecay is a template argument to keep the
   // branch out of the loop.
   template <bool kDecay>
-  static void update(float* __restrict p, const float* __restrict g, float* __restrict m,
+  static void apply(float* __restrict p, const float* __restrict g, float* __restrict m,
                      float* __restrict v, size_t count, const Coefficients c) {
     for (size_t i = 0; i < count; ++i) {
       float param = p[i];
@@ -65,6 +67,7 @@ class AdamOptimizer final : public SlottedOptimizer {
 
   const char* kind_;
   AdamParams hp_;
+  Coefficients c_{};  // of the step begun last
 };
 
 void check_adam(const AdamParams& hp, const std::string& field) {

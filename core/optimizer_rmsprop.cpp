@@ -23,26 +23,27 @@ class RmsPropOptimizer final : public SlottedOptimizer {
   const char* kind() const override { return "rmsprop"; }
   float base_learning_rate() const override { return learning_rate_; }
 
-  void step(float* params, const float* grads, size_t count, float lr) override {
+  void begin_step(size_t count, float lr) override {
     check_step(count);
+    c_ = Coefficients{lr, rho_, static_cast<float>(1.0 - rho_), momentum_, epsilon_};
+  }
+
+  void update(size_t begin, size_t count, float* p, const float* grads) override {
     // Slots in the order slot_names_for() lists them.
     size_t next = 0;
-    float* velocity = slot_data(next++);
-    float* average = centered_ ? slot_data(next++) : nullptr;
-    float* momentum = momentum_ > 0.0f ? slot_data(next++) : nullptr;
-    const Coefficients c{lr, rho_, static_cast<float>(1.0 - rho_), momentum_, epsilon_};
+    float* velocity = slot_data(next++) + begin;
+    float* average = centered_ ? slot_data(next++) + begin : nullptr;
+    float* momentum = momentum_ > 0.0f ? slot_data(next++) + begin : nullptr;
     // One instantiation per variant keeps branches out of the loop.
-    float* p = params;
     if (centered_ && momentum != nullptr) {
-      update<true, true>(p, grads, velocity, average, momentum, count, c);
+      apply<true, true>(p, grads, velocity, average, momentum, count, c_);
     } else if (centered_) {
-      update<true, false>(p, grads, velocity, average, momentum, count, c);
+      apply<true, false>(p, grads, velocity, average, momentum, count, c_);
     } else if (momentum != nullptr) {
-      update<false, true>(p, grads, velocity, average, momentum, count, c);
+      apply<false, true>(p, grads, velocity, average, momentum, count, c_);
     } else {
-      update<false, false>(p, grads, velocity, average, momentum, count, c);
+      apply<false, false>(p, grads, velocity, average, momentum, count, c_);
     }
-    ++iterations_;
   }
 
  private:
@@ -52,7 +53,7 @@ class RmsPropOptimizer final : public SlottedOptimizer {
 
   // One pass over the arena.
   template <bool kCentered, bool kMomentum>
-  static void update(float* __restrict p, const float* __restrict g, float* __restrict v,
+  static void apply(float* __restrict p, const float* __restrict g, float* __restrict v,
                      float* __restrict mg, float* __restrict mom, size_t count,
                      const Coefficients c) {
     for (size_t i = 0; i < count; ++i) {
@@ -84,6 +85,7 @@ class RmsPropOptimizer final : public SlottedOptimizer {
   float momentum_;
   float epsilon_;
   bool centered_;
+  Coefficients c_{};  // of the step begun last
 };
 
 }  // namespace

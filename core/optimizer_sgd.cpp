@@ -20,16 +20,19 @@ class SgdOptimizer final : public SlottedOptimizer {
   const char* kind() const override { return "sgd"; }
   float base_learning_rate() const override { return learning_rate_; }
 
-  void step(float* params, const float* grads, size_t count, float lr) override {
+  void begin_step(size_t count, float lr) override {
     check_step(count);
+    lr_ = lr;
+  }
+
+  void update(size_t begin, size_t count, float* params, const float* grads) override {
     if (momentum_ == 0.0f) {
-      plain(params, grads, count, lr);
+      plain(params, grads, count, lr_);
     } else if (nesterov_) {
-      with_momentum<true>(params, grads, slot_data(0), count, lr, momentum_);
+      with_momentum<true>(params, grads, slot_data(0) + begin, count, lr_, momentum_);
     } else {
-      with_momentum<false>(params, grads, slot_data(0), count, lr, momentum_);
+      with_momentum<false>(params, grads, slot_data(0) + begin, count, lr_, momentum_);
     }
-    ++iterations_;
   }
 
  private:
@@ -56,6 +59,7 @@ class SgdOptimizer final : public SlottedOptimizer {
   float learning_rate_;
   float momentum_;
   bool nesterov_;
+  float lr_ = 0;  // of the step begun last
 };
 
 }  // namespace

@@ -31,6 +31,12 @@ namespace detail {
 class SlottedOptimizer : public Optimizer {
  public:
   void reserve(size_t count) override;
+  void step(float* params, const float* grads, size_t count, float lr) final {
+    begin_step(count, lr);
+    update(0, count, params, grads);
+    end_step();
+  }
+  void end_step() final { ++iterations_; }
   int64_t iterations() const override { return iterations_; }
   void set_iterations(int64_t iterations) override;
   std::vector<std::string> slot_names() const override { return names_; }

@@ -48,6 +48,7 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
   ParameterStore& params = model.parameters();
   optimizer.reserve(params.trainable_count());
   sync.attach(params.trainable_grads(), params.trainable_count());
+  sharded_update_ = config.distributed().shard_optimizer() && sync.shard_update(optimizer, params.trainable_values());
   if (loss.fuses_with(model.final_activation())) {
     loss.set_fused(true);
     model.fuse_final_activation();
@@ -124,6 +125,9 @@ void Training::train_step(int64_t step_in_epoch) {
   ctx.global_rows = global_rows;
 
   ParameterStore& params = model_.parameters();
+  const float learning_rate = current_learning_rate();
+  // A sharded step runs inside the gradient reduction, which starts during backward.
+  if (sharded_update_) sync_.begin_update(learning_rate);
   params.zero_grads();
   const float* out = model_.forward(ctx, batch_x_.data(), plan.rows);
   // Scaling by the GLOBAL row count makes the summed gradient the gradient of
@@ -132,8 +136,8 @@ void Training::train_step(int64_t step_in_epoch) {
                  1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_);
   model_.backward(ctx, model_.output_grad(), plan.rows, &sync_);
   sync_.finish();
-  optimizer_.step(params.trainable_values(), params.trainable_grads(), params.trainable_count(),
-                  current_learning_rate());
+  if (!sharded_update_)
+    optimizer_.step(params.trainable_values(), params.trainable_grads(), params.trainable_count(), learning_rate);
 
   local_samples_ += plan.rows;
   progress_.set_global_step(progress_.global_step() + 1);

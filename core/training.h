@@ -68,6 +68,12 @@ class Training {
   const std::vector<EpochMetrics>& history() const { return history_; }
   void set_history(std::vector<EpochMetrics> h) { history_ = std::move(h); }
   float current_learning_rate() const;
+  // Collective, between steps: the optimizer's slots whole on every rank
+  // (a sharded step keeps each rank's current only where it updates). Call
+  // it before saving the optimizer's state.
+  void gather_optimizer_state() { sync_.gather_optimizer_state(); }
+  // True when the gradient sync applies the optimizer step (sharded).
+  bool sharded_update() const { return sharded_update_; }
 
  private:
   struct BatchPlan {
@@ -88,6 +94,7 @@ class Training {
   const Dataset* validation_;
   Communicator& world_;
   GradientSync& sync_;
+  bool sharded_update_ = false;
 
   int64_t max_local_rows_ = 0;
   bool local_shards_ = false;         // data.shard_mode LOCAL on several ranks

@@ -55,6 +55,12 @@ class BucketedAllreduce final : public GradientSync {
   void attach(float* grads, size_t count) override;
   void ready(size_t begin, size_t end) override;
   void finish() override;
+  // Sharded when the communicator supports reduce-and-update (all ranks on
+  // one node); each bucket is then one reduce-and-update.
+  bool shard_update(Optimizer& optimizer, float* params) override;
+  void begin_update(float learning_rate) override;
+  void gather_optimizer_state() override;
+  bool sharded() const { return optimizer_ != nullptr; }
 
   size_t bucket_count() const { return buckets_.size(); }
   // "gradient bucket 3 (dense_1/kernel..dense_2/bias)" or
@@ -70,6 +76,19 @@ class BucketedAllreduce final : public GradientSync {
     size_t pending = 0;  // elements not yet reported ready this step
     int ticket = -1;
     std::string label;
+  };
+
+  // Hands a bucket's summed slice to the optimizer.
+  class OptimizerUpdate final : public ReducedRangeUpdate {
+   public:
+    Optimizer* optimizer = nullptr;
+    void apply(size_t begin, size_t count, const float* summed, float* params) override;
+  };
+  // Leaves the slice as it is: reduce-and-update with it is an all-gather of
+  // what each rank owns (its optimizer slots).
+  class KeepOwned final : public ReducedRangeUpdate {
+   public:
+    void apply(size_t, size_t, const float*, float*) override {}
   };
 
   size_t bucket_of(size_t element) const { return (count_ - 1 - element) / bucket_elems_; }
@@ -89,6 +108,12 @@ class BucketedAllreduce final : public GradientSync {
   size_t next_start_ = 0;  // buckets [next_wait_, next_start_) are in flight
   size_t next_wait_ = 0;
   size_t lowest_ready_ = 0;  // ready() ranges must end at or below this
+
+  Optimizer* optimizer_ = nullptr;  // set when the step is sharded
+  float* params_ = nullptr;
+  OptimizerUpdate optimizer_update_;
+  KeepOwned keep_owned_;
+  bool update_begun_ = false;
 };
 
 }  // namespace lockstep

@@ -246,6 +246,12 @@ void MpiCommunicator::allreduce_moments(Moments* data, size_t count, const char*
   allreduce(data, count, sizeof(Moments), m.type, m.op, label);
 }
 
+int MpiCommunicator::start_reduce_update(float* grads, float* params, size_t count, size_t offset,
+                                         ReducedRangeUpdate& update, const char* label) {
+  if (!shm_enabled_) return Communicator::start_reduce_update(grads, params, count, offset, update, label);
+  return kShmTicketBase + shm_->start_update(grads, params, count, offset, update, label);
+}
+
 int MpiCommunicator::start_allreduce_sum(float* data, size_t count, const char* label) {
   if (shm_enabled_) return kShmTicketBase + shm_->start(data, count, label);
   // One slot per chunk; an empty reduction still gets a (null) request so

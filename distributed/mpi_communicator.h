@@ -62,6 +62,12 @@ class MpiCommunicator final : public Communicator {
   int start_allreduce_sum(float* data, size_t count, const char* label) override;
   void wait(int ticket) override;
 
+  // Only through shared memory (all ranks on one node): across nodes the
+  // sharded step would need a reduce-scatter and an all-gather of its own.
+  bool supports_reduce_update() const override { return shm_enabled_; }
+  int start_reduce_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
+                          const char* label) override;
+
   // One MPI_Iallreduce with a user-defined operation that merges
   // (count, mean, m2) triples with lockstep::merge_moments.
   void allreduce_moments(Moments* data, size_t count, const char* label = "allreduce_moments") override;

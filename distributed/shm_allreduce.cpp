@@ -177,6 +177,16 @@ void ShmAllreduce::publish(Counter Control::*which, uint64_t seq) {
 }
 
 int ShmAllreduce::start(float* data, size_t count, const char* label) {
+  return enqueue(Piece{data, data, count, nullptr, 0}, label);
+}
+
+int ShmAllreduce::start_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
+                               const char* label) {
+  return enqueue(Piece{grads, params, count, &update, offset}, label);
+}
+
+int ShmAllreduce::enqueue(const Piece& whole, const char* label) {
+  const size_t count = whole.count;
   int ticket = -1;
   for (int i = 0; i < kMaxTickets; ++i) {
     const int t = (next_ticket_ + i) % kMaxTickets;
@@ -193,7 +203,8 @@ int ShmAllreduce::start(float* data, size_t count, const char* label) {
   }
   next_ticket_ = (ticket + 1) % kMaxTickets;
   for (size_t done = 0; done < count; done += slot_floats_) {
-    piece(next_seq_++) = Piece{data + done, std::min(slot_floats_, count - done)};
+    piece(next_seq_++) = Piece{whole.data + done, whole.home + done, std::min(slot_floats_, count - done),
+                               whole.update, whole.offset + done};
   }
   tickets_[ticket] = Ticket{true, next_seq_ - 1, label};
   progress();
@@ -232,7 +243,18 @@ bool ShmAllreduce::progress() {
       const float* __restrict a = source(0);
       const float* __restrict b = source(1);
       // Rank order, whoever reduces: ((r0 + r1) + r2) + ...
-      if (size_ == 2) {
+      if (p.update != nullptr) {
+        // Sharded step: the sum is this rank's to apply; the others receive
+        // the parameters it produces.
+        for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
+        for (int q = 2; q < size_; ++q) {
+          const float* __restrict c = source(q);
+          for (size_t i = 0; i < len; ++i) sum[i] += c[i];
+        }
+        float* params = p.home + mine.begin;
+        p.update->apply(p.offset + mine.begin, len, sum, params);
+        std::memcpy(sum, params, len * sizeof(float));
+      } else if (size_ == 2) {
         float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
         for (size_t i = 0; i < len; ++i) back[i] = sum[i] = a[i] + b[i];
       } else {
@@ -253,8 +275,8 @@ bool ShmAllreduce::progress() {
       const Piece& p = piece(copy_seq_);
       const Slice mine = slice(p.count, rank_);
       const float* reduced = out(copy_seq_);
-      std::memcpy(p.data, reduced, mine.begin * sizeof(float));
-      std::memcpy(p.data + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
+      std::memcpy(p.home, reduced, mine.begin * sizeof(float));
+      std::memcpy(p.home + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
       publish(&Control::copied, copy_seq_);
       ++copy_seq_;
       moved = true;

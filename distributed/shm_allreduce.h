@@ -17,6 +17,11 @@
 // slot are cut into slot-sized pieces; up to kSlots pieces are in flight, so
 // large reductions pipeline.
 //
+// Sharded optimizer step (start_update): the rank that sums a slice also
+// applies the optimizer to it and publishes the updated parameters in place
+// of the sum; the copy-back then fills the other ranks' parameters. The
+// traffic is that of the plain all-reduce; the optimizer's work is split.
+//
 // The protocol: every rank publishes three counters, the sequence number of
 // the last piece it has staged, reduced (its 1/p) and copied back. Pieces are
 // numbered the same on every rank because every rank starts the same
@@ -65,6 +70,12 @@ class ShmAllreduce {
   // In-place sum of `count` floats over all ranks; `label` must outlive the
   // ticket. Returns a ticket in [0, kMaxTickets).
   int start(float* data, size_t count, const char* label);
+  // Communicator::start_reduce_update: the rank that reduces a slice passes
+  // its sum to `update` together with params' slice, publishes the updated
+  // params slice instead of the sum, and every rank copies the other
+  // slices into params (not into grads).
+  int start_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
+                   const char* label);
   // Advances queued pieces without waiting; true when something moved.
   bool progress();
   // progress() of every ShmAllreduce of this process. Every waiting loop
@@ -88,8 +99,11 @@ class ShmAllreduce {
     Counter staged, reduced, copied;
   };
   struct Piece {
-    float* data;
+    float* data;  // what this rank contributes
+    float* home;  // where the results land (data itself for a plain sum)
     size_t count;
+    ReducedRangeUpdate* update;  // nullptr for a plain sum
+    size_t offset;               // of data[0] in update's arena
   };
   struct Slice {
     size_t begin, end;
@@ -102,6 +116,8 @@ class ShmAllreduce {
 
   ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
 
+  // Queues `whole` as slot-sized pieces and hands out a ticket.
+  int enqueue(const Piece& whole, const char* label);
   // The elements rank `rank` reduces: 1/p, on cache-line boundaries.
   Slice slice(size_t count, int rank) const;
   float* stage(int rank, uint64_t seq) const;

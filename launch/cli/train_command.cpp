@@ -143,6 +143,7 @@ int run_train(const Args& args, Runtime& runtime) {
 
   auto save = [&](const std::string& path) {
     const Progress progress = training.snapshot_progress();  // collective
+    training.gather_optimizer_state();                        // collective
     if (!root) return;
     CheckpointHeader header;
     *header.mutable_model() = config.model();

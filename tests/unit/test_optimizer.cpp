@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -471,6 +472,53 @@ TEST(Optimizer, LargeArenaMatchesElementByElement) {
       ASSERT_NEAR(params[i], p, 1e-6 * (std::abs(p) + std::abs(initial[i]))) << "element " << i;
     }
   }
+}
+
+TEST(Optimizer, UpdateInRangesEqualsStepBitForBit) {
+  // The sharded step of data-parallel training: each rank updates the ranges
+  // whose gradient sums it computes, in whatever order they complete, and the
+  // gradient sum need not live in the arena. Ranges of odd sizes at odd
+  // offsets put every element once in a SIMD body and once in a remainder;
+  // the result must be the same bits as one step() over the arena.
+  const size_t count = 3 * 1024 + 45;
+  const size_t kCuts[] = {0, 1, 2, 19, 64, 65, 700, 1029, 1030, 2048, 2049, 3000, count};
+  for (const char* spec : kEveryKind) {
+    SCOPED_TRACE(spec);
+    std::unique_ptr<Optimizer> whole = make_optimizer(parse(spec), "optimizer");
+    std::unique_ptr<Optimizer> ranged = make_optimizer(parse(spec), "optimizer");
+    whole->reserve(count);
+    ranged->reserve(count);
+    std::vector<float> params(count);
+    for (size_t i = 0; i < count; ++i) params[i] = static_cast<float>(std::cos(0.11 * i));
+    std::vector<float> ranged_params = params;
+    for (int s = 0; s < 3; ++s) {
+      const float lr = 0.01f * static_cast<float>(s + 1);
+      const std::vector<float> grads = gradients(count, s);
+      whole->step(params.data(), grads.data(), count, lr);
+
+      ranged->begin_step(count, lr);
+      // Back to front, as buckets complete during backward; each range's
+      // gradients copied out of the arena, as the reduction's sum is.
+      for (size_t k = std::size(kCuts) - 1; k > 0; --k) {
+        const size_t begin = kCuts[k - 1], end = kCuts[k];
+        const std::vector<float> summed(grads.begin() + begin, grads.begin() + end);
+        ranged->update(begin, end - begin, ranged_params.data() + begin, summed.data());
+      }
+      ranged->end_step();
+      ASSERT_EQ(ranged->iterations(), whole->iterations());
+      ASSERT_EQ(std::memcmp(params.data(), ranged_params.data(), count * sizeof(float)), 0) << "step " << s;
+      for (const std::string& name : whole->slot_names()) {
+        ASSERT_EQ(std::memcmp(whole->slot(name).data(), ranged->slot(name).data(), count * sizeof(float)), 0)
+            << name << " step " << s;
+      }
+    }
+  }
+}
+
+TEST(Optimizer, BeginStepChecksTheReservedCount) {
+  std::unique_ptr<Optimizer> o = make_optimizer(parse("adam {}"), "optimizer");
+  o->reserve(10);
+  EXPECT_THROW(o->begin_step(11, 0.1f), Error);
 }
 
 }  // namespace
