@@ -95,6 +95,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "core/blas_kernels.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/error.h"
@@ -658,6 +659,7 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lockstep::select_blas_kernels(argv);  // the kernels trainer would use; before MPI_Init
   std::unique_ptr<lockstep::Runtime> runtime;
   try {
     runtime = std::make_unique<lockstep::Runtime>();

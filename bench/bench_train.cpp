@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "core/blas_kernels.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/error.h"
@@ -360,6 +361,7 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lockstep::select_blas_kernels(argv);  // the kernels trainer would use
   try {
     return run(parse_args(argc, argv));
   } catch (const lockstep::Error& e) {

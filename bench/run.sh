@@ -38,7 +38,8 @@
 # and OpenBLAS's spin against each other: 4,400 instead of 13,300 samples/s on
 # mlp1024); lockstep has one pool (OpenBLAS's) and needs no variable.
 # OPENBLAS_CORETYPE (e.g. SkylakeX) is passed through to both: they use the
-# same OpenBLAS library (PyTorch via libblas.so.3).
+# same OpenBLAS library (PyTorch via libblas.so.3). Unset, and OpenBLAS falls
+# back to Prescott on this CPU, both get the core type trainer selects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,7 +47,7 @@ root=$(pwd)
 ROUNDS=${ROUNDS:-5}
 DIST=${DIST:-1}
 PYTHON=${PYTHON:-/usr/bin/python3}
-programs=(bench_train bench_distributed bench_allreduce)
+programs=(bench_train bench_distributed bench_allreduce trainer)
 
 if [[ -n "${BUILD_DIR:-}" ]]; then
   build=$(cd "$BUILD_DIR" && pwd)
@@ -63,6 +64,17 @@ for p in "${programs[@]}"; do
   [[ -x "$build/bin/$p" ]] || { echo "error: bench/run.sh: $build/bin/$p not found" >&2; exit 2; }
 done
 [[ -x "$PYTHON" ]] || { echo "error: bench/run.sh: PYTHON=$PYTHON not found" >&2; exit 2; }
+
+# PyTorch loads the same OpenBLAS: where lockstep overrides OpenBLAS' generic
+# Prescott fallback (core/blas_kernels.h), PyTorch gets the same kernels.
+if [[ -z "${OPENBLAS_CORETYPE:-}" ]]; then
+  chosen=$("$build/bin/trainer" summary launch/configs/seed_mlp.pbtxt |
+           sed -n 's/^BLAS: .*, \([A-Za-z0-9]*\) kernels (selected by lockstep.*/\1/p')
+  if [[ -n $chosen ]]; then
+    export OPENBLAS_CORETYPE=$chosen
+    echo "note: OpenBLAS detects this CPU as Prescott; both frameworks run with OPENBLAS_CORETYPE=$chosen, as trainer does by itself"
+  fi
+fi
 
 cores=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS
 if [[ $(id -u) -eq 0 ]]; then

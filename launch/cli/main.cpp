@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 
+#include "core/blas_kernels.h"
 #include "core/error.h"
 #include "launch/cli/args.h"
 #include "launch/cli/commands.h"
@@ -58,6 +59,7 @@ int dispatch(const cli::Args& args, Runtime& runtime) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  select_blas_kernels(argv);  // may re-execute: before anything else, MPI included
   cli::Args args;
   try {
     args = cli::parse_args(argc, argv);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "core/blas_kernels.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/evaluate.h"
@@ -92,7 +93,10 @@ int run_summary(const Args& args, Runtime& runtime) {
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
   Model model = located(file, [&]() -> Model { return Model(config.model(), config.seed()); });
-  if (runtime.world().rank() == 0) std::fputs(model_summary(model).c_str(), stdout);
+  if (runtime.world().rank() == 0) {
+    std::fputs(model_summary(model).c_str(), stdout);
+    std::printf("BLAS: %s\n", blas_description().c_str());
+  }
   return 0;
 }
 
