@@ -8,6 +8,7 @@
 // around fields are tolerated.
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +80,23 @@ std::string quote(std::string_view field) {
 enum class Parsed { kOk, kNotNumber, kOutOfRange };
 
 Parsed parse_number(std::string_view s, float& value) {
+  // Short integers (pixel values, class indices: most numeric CSV) are below
+  // 2^24, so float holds them exactly and from_chars would give the same
+  // bits; this path parses them about twice as fast.
+  if (!s.empty() && s.size() <= 7) {
+    const size_t first = s[0] == '-' ? 1 : 0;
+    uint32_t n = 0;
+    size_t i = first;
+    for (; i < s.size(); ++i) {
+      const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+      if (digit > 9) break;
+      n = n * 10 + digit;
+    }
+    if (i == s.size() && i > first) {
+      value = first ? -static_cast<float>(n) : static_cast<float>(n);
+      return Parsed::kOk;
+    }
+  }
   if (s.size() > 1 && s[0] == '+' && s[1] != '-') s.remove_prefix(1);  // from_chars rejects '+'
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (end != s.data() + s.size() || s.empty()) return Parsed::kNotNumber;
@@ -156,15 +174,19 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
                float& max_label) {
   const int64_t lbegin = l.label_column, lend = l.label_column + l.label_width;
   int64_t column = 0;
-  for (size_t start = 0;; ++column) {
-    const size_t end = line.find(delim, start);
+  // Fields are a few characters: an inline scan beats a memchr call each.
+  const char* start = line.data();
+  const char* const line_end = start + line.size();
+  for (;; ++column) {
+    const char* end = start;
+    while (end != line_end && *end != delim) ++end;
     if (column >= l.columns) {
       throw_input_error(where.str(), "expected " + std::to_string(l.columns) + " columns " + l.mismatch + ", found " +
                                          std::to_string(count_fields(line, delim)));
     }
     const bool is_label = column >= lbegin && column < lend;
     if (is_label || features) {
-      const std::string_view field = trim(line.substr(start, end == std::string_view::npos ? end : end - start));
+      const std::string_view field = trim(std::string_view(start, static_cast<size_t>(end - start)));
       const float v = parse_field(field, column, where);
       if (!is_label) {
         *features++ = v;
@@ -174,7 +196,7 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
         if (labels) labels[column - lbegin] = v;
       }
     }
-    if (end == std::string_view::npos) break;
+    if (end == line_end) break;
     start = end + 1;
   }
   if (column + 1 != l.columns)

@@ -2,6 +2,8 @@
 // formatting, and every kind of bad input.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -89,6 +91,27 @@ TEST_F(DataCsv, ToleratesSpacesCrLfBlankLinesSignsAndByteOrderMark) {
   EXPECT_EQ(d.num_samples, 2);
   EXPECT_EQ(d.features, (std::vector<float>{1, 2, -3, 4}));
   EXPECT_EQ(d.labels, (std::vector<float>{1, 0}));
+}
+
+TEST_F(DataCsv, IntegersGetTheBitsOfStrtof) {
+  // Short integers take a fast path; it must agree with the general parser
+  // bit for bit (sign of zero and leading zeros included) and leave longer
+  // or decorated numbers to it.
+  const std::vector<std::string> fields = {"0",       "-0",       "7",        "255",       "0000123", "1234567",
+                                           "-999999", "12345678", "16777217", "+42",       "1e3",     "007.5",
+                                           "-0000001", "9999999", "-16777217", "123456789"};
+  std::string row;
+  for (const std::string& f : fields) row += f + ",";
+  const Dataset d = load(csv(row + "0\n", "header: NO label_column: -1"));
+  ASSERT_EQ(d.features.size(), fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const float want = std::strtof(fields[i].c_str(), nullptr);
+    EXPECT_EQ(std::memcmp(&d.features[i], &want, sizeof want), 0)
+        << fields[i] << ": " << d.features[i] << " vs strtof " << want;
+  }
+  // "-" alone, or a sign in the middle, is still not a number.
+  expect_error("1,-,0\n", "header: NO", ":1", "'-' is not a number (column 2)");
+  expect_error("1,1-2,0\n", "header: NO", ":1", "'1-2' is not a number (column 2)");
 }
 
 TEST_F(DataCsv, OtherDelimiters) {
