@@ -226,6 +226,7 @@ class TimingCommunicator final : public Communicator {
                           lockstep::ReducedRangeUpdate& update, const char* label) override {
     return inner_.start_reduce_update(grads, params, count, offset, update, label);
   }
+  float* shared_arena(size_t floats) override { return inner_.shared_arena(floats); }
   // BatchNormalization forward: the batch statistics.
   void allreduce_moments(lockstep::Moments* data, size_t count, const char* label) override {
     const auto t0 = Clock::now();
@@ -270,6 +271,7 @@ class TimingSync final : public GradientSync {
     return inner_.shard_update(optimizer, params);
   }
   void begin_update(float learning_rate) override { inner_.begin_update(learning_rate); }
+  float* shared_arena(size_t floats) override { return inner_.shared_arena(floats); }
   void gather_optimizer_state() override { inner_.gather_optimizer_state(); }
 
   double ready_seconds = 0, finish_seconds = 0;

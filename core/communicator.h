@@ -80,6 +80,16 @@ class Communicator {
   virtual bool supports_reduce_update() const { return false; }
   virtual int start_reduce_update(float* grads, float* params, size_t count, size_t offset,
                                   ReducedRangeUpdate& update, const char* label);
+  // Collective. Memory for `floats` floats that the other ranks can reach
+  // (all ranks on one node), valid as long as this communicator: when the
+  // trainable parameters and their gradients live there, at the same offsets
+  // on every rank, reduce-and-update reads the other ranks' gradients in
+  // place and writes their parameters directly, with no copies through
+  // staging buffers. nullptr (the default) where there is no such memory.
+  virtual float* shared_arena(size_t floats) {
+    (void)floats;
+    return nullptr;
+  }
 
   // Per-channel moments merged over all ranks (one collective).
   virtual void allreduce_moments(Moments* data, size_t count, const char* label = "allreduce_moments") = 0;

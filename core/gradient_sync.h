@@ -34,6 +34,12 @@ class GradientSync {
     return false;
   }
   virtual void begin_update(float learning_rate) { (void)learning_rate; }
+  // Collective, before attach(): memory the gradient reduction can reach
+  // on every rank (Communicator::shared_arena), or nullptr.
+  virtual float* shared_arena(size_t floats) {
+    (void)floats;
+    return nullptr;
+  }
   // Collective, between steps, before a checkpoint: sharded steps keep each
   // rank's optimizer slots current only where it updates; this makes them
   // whole on every rank. Nothing to do otherwise.

@@ -111,6 +111,11 @@ void Model::reserve(int64_t max_rows) {
   output_grad_.assign(static_cast<size_t>(max_rows * output_width()), 0.0f);
 }
 
+void Model::place_trainable(float* values, float* grads) {
+  params_.place_trainable(values, grads);
+  for (auto& l : layers_) l->bind(params_);
+}
+
 const float* Model::forward(const StepContext& ctx, const float* input, int64_t rows) {
   if (rows > reserved_rows_)
     throw_runtime_error("model", "batch of " + std::to_string(rows) + " rows exceeds the reserved " +

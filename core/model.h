@@ -47,6 +47,8 @@ class Model {
 
   // Sizes activation buffers for up to max_rows rows (once; may grow).
   void reserve(int64_t max_rows);
+  // ParameterStore::place_trainable, then every layer binds again.
+  void place_trainable(float* values, float* grads);
   int64_t reserved_rows() const { return reserved_rows_; }
 
   // Runs the layers on `rows` rows of input; returns the output buffer.

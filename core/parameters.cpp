@@ -94,21 +94,21 @@ int ParameterStore::declare(const std::string& name, const Shape& shape, bool tr
 }
 
 void ParameterStore::finalize() {
-  values_.assign(trainable_size_, 0.0f);
-  grads_.assign(trainable_size_, 0.0f);
+  own_values_.assign(trainable_size_, 0.0f);
+  own_grads_.assign(trainable_size_, 0.0f);
   state_.assign(state_size_, 0.0f);
   finalized_ = true;
 }
 
 float* ParameterStore::value(int id) {
   const ParameterInfo& p = entries_.at(id);
-  return (p.trainable ? values_.data() : state_.data()) + p.offset;
+  return (p.trainable ? trainable_values() : state_.data()) + p.offset;
 }
 
 float* ParameterStore::grad(int id) {
   const ParameterInfo& p = entries_.at(id);
   if (!p.trainable) throw_runtime_error(p.name, "non-trainable state has no gradient");
-  return grads_.data() + p.offset;
+  return trainable_grads() + p.offset;
 }
 
 int ParameterStore::find(const std::string& name) const {
@@ -125,7 +125,20 @@ void ParameterStore::initialize(uint64_t seed) {
 }
 
 void ParameterStore::zero_grads() {
-  if (!grads_.empty()) std::memset(grads_.data(), 0, grads_.size() * sizeof(float));
+  if (trainable_size_ > 0) std::memset(trainable_grads(), 0, trainable_size_ * sizeof(float));
+}
+
+void ParameterStore::place_trainable(float* values, float* grads) {
+  if (!finalized_) throw_runtime_error("parameters", "place_trainable() before finalize()");
+  if (values == nullptr || grads == nullptr) throw_runtime_error("parameters", "place_trainable() of null memory");
+  if (trainable_size_ > 0) {
+    std::memmove(values, trainable_values(), trainable_size_ * sizeof(float));
+    std::memmove(grads, trainable_grads(), trainable_size_ * sizeof(float));
+  }
+  placed_values_ = values;
+  placed_grads_ = grads;
+  std::vector<float>().swap(own_values_);
+  std::vector<float>().swap(own_grads_);
 }
 
 }  // namespace lockstep

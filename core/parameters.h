@@ -47,16 +47,26 @@ class ParameterStore {
   // Fills every tensor from its initializer; deterministic in (seed, name).
   void initialize(uint64_t seed);
 
-  float* trainable_values() { return values_.data(); }
-  float* trainable_grads() { return grads_.data(); }
+  float* trainable_values() { return placed_values_ ? placed_values_ : own_values_.data(); }
+  float* trainable_grads() { return placed_grads_ ? placed_grads_ : own_grads_.data(); }
   float* state_values() { return state_.data(); }
-  size_t trainable_count() const { return values_.size(); }
+  size_t trainable_count() const { return trainable_size_; }
   size_t state_count() const { return state_.size(); }
   void zero_grads();
 
+  // Moves the trainable values and their gradients, contents kept, into
+  // memory the caller provides (trainable_count() floats each), e.g. memory
+  // the ranks of a node share, so that a reduction can read the other ranks'
+  // gradients and write their parameters in place. The caller keeps that
+  // memory alive as long as this store; pointers taken before are stale
+  // (Model::place_trainable binds its layers again).
+  void place_trainable(float* values, float* grads);
+
  private:
   std::vector<ParameterInfo> entries_;
-  std::vector<float> values_, grads_, state_;
+  std::vector<float> own_values_, own_grads_, state_;
+  float* placed_values_ = nullptr;  // set by place_trainable()
+  float* placed_grads_ = nullptr;
   size_t trainable_size_ = 0, state_size_ = 0;
   bool finalized_ = false;
 };

@@ -47,6 +47,13 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
   }
   ParameterStore& params = model.parameters();
   optimizer.reserve(params.trainable_count());
+  if (config.distributed().shard_optimizer() && params.trainable_count() > 0) {
+    // Parameters and gradients where every rank of the node reaches them:
+    // the sharded step then reads gradients and writes parameters in place
+    // instead of copying both through staging buffers.
+    const size_t count = params.trainable_count();
+    if (float* shared = sync.shared_arena(2 * count)) model.place_trainable(shared, shared + count);
+  }
   sync.attach(params.trainable_grads(), params.trainable_count());
   sharded_update_ = config.distributed().shard_optimizer() && sync.shard_update(optimizer, params.trainable_values());
   if (loss.fuses_with(model.final_activation())) {

@@ -59,6 +59,7 @@ class BucketedAllreduce final : public GradientSync {
   // one node); each bucket is then one reduce-and-update.
   bool shard_update(Optimizer& optimizer, float* params) override;
   void begin_update(float learning_rate) override;
+  float* shared_arena(size_t floats) override { return comm_.size() > 1 ? comm_.shared_arena(floats) : nullptr; }
   void gather_optimizer_state() override;
   bool sharded() const { return optimizer_ != nullptr; }
 

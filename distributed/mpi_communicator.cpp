@@ -252,6 +252,18 @@ int MpiCommunicator::start_reduce_update(float* grads, float* params, size_t cou
   return kShmTicketBase + shm_->start_update(grads, params, count, offset, update, label);
 }
 
+float* MpiCommunicator::shared_arena(size_t floats) {
+  if (!shm_enabled_) return nullptr;
+  // A timed collective first: a missing rank is an error, not a hang in
+  // MPI_Win_allocate_shared.
+  int64_t most = static_cast<int64_t>(floats);
+  allreduce_max(&most, 1, "shared parameter arena set-up");
+  if (most != static_cast<int64_t>(floats))
+    throw_runtime_error(where_, "shared parameter arena: ranks asked for different sizes (" + std::to_string(floats) +
+                                    " floats here, " + std::to_string(most) + " elsewhere)");
+  return shm_->allocate_arena(floats);
+}
+
 int MpiCommunicator::start_allreduce_sum(float* data, size_t count, const char* label) {
   if (shm_enabled_) return kShmTicketBase + shm_->start(data, count, label);
   // One slot per chunk; an empty reduction still gets a (null) request so

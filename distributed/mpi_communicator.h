@@ -67,6 +67,7 @@ class MpiCommunicator final : public Communicator {
   bool supports_reduce_update() const override { return shm_enabled_; }
   int start_reduce_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
                           const char* label) override;
+  float* shared_arena(size_t floats) override;
 
   // One MPI_Iallreduce with a user-defined operation that merges
   // (count, mean, m2) triples with lockstep::merge_moments.

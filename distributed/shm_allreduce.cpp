@@ -116,7 +116,7 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::str
   const size_t bytes = control_bytes + slots_bytes + (rank == 0 ? slots_bytes : 0);
   std::vector<char*> bases;
   MPI_Win window = allocate_window(comm, bytes, where, bases);
-  std::unique_ptr<ShmAllreduce> shm(new ShmAllreduce(window, rank, size, slot_floats, where));
+  std::unique_ptr<ShmAllreduce> shm(new ShmAllreduce(comm, window, rank, size, slot_floats, where));
   for (int q = 0; q < size; ++q) {
     shm->control_[q] = reinterpret_cast<Control*>(bases[q]);
     shm->stages_[q] = reinterpret_cast<float*>(bases[q] + control_bytes);
@@ -131,8 +131,10 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::str
   return shm;
 }
 
-ShmAllreduce::ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where)
-    : window_(window),
+ShmAllreduce::ShmAllreduce(MPI_Comm comm, MPI_Win window, int rank, int size, size_t slot_floats,
+                           std::string where)
+    : comm_(comm),
+      window_(window),
       rank_(rank),
       size_(size),
       slot_floats_(slot_floats),
@@ -151,6 +153,7 @@ bool ShmAllreduce::progress_all() {
 ShmAllreduce::~ShmAllreduce() {
   auto& all = instances();
   all.erase(std::remove(all.begin(), all.end(), this), all.end());
+  for (Arena& a : arenas_) free_window(a.window);
   free_window(window_);
 }
 
@@ -177,12 +180,31 @@ void ShmAllreduce::publish(Counter Control::*which, uint64_t seq) {
 }
 
 int ShmAllreduce::start(float* data, size_t count, const char* label) {
-  return enqueue(Piece{data, data, count, nullptr, 0}, label);
+  return enqueue(Piece{data, data, count, nullptr, 0, -1}, label);
 }
 
 int ShmAllreduce::start_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
                                const char* label) {
-  return enqueue(Piece{grads, params, count, &update, offset}, label);
+  const int a = arena_of(grads, count);
+  const bool zero_copy = a >= 0 && grads != params && arena_of(params, count) == a;
+  return enqueue(Piece{grads, params, count, &update, offset, zero_copy ? a : -1}, label);
+}
+
+float* ShmAllreduce::allocate_arena(size_t floats) {
+  std::vector<char*> bases;
+  const size_t bytes = round_up(std::max<size_t>(floats, 1) * sizeof(float), kPage);
+  Arena arena{allocate_window(comm_, bytes, where_, bases), {}, floats};
+  for (char* b : bases) arena.bases.push_back(reinterpret_cast<float*>(b));
+  arenas_.push_back(std::move(arena));
+  return arenas_.back().bases[rank_];
+}
+
+int ShmAllreduce::arena_of(const float* p, size_t count) const {
+  for (size_t a = 0; a < arenas_.size(); ++a) {
+    const float* base = arenas_[a].bases[rank_];
+    if (p >= base && p + count <= base + arenas_[a].floats) return static_cast<int>(a);
+  }
+  return -1;
 }
 
 int ShmAllreduce::enqueue(const Piece& whole, const char* label) {
@@ -204,7 +226,7 @@ int ShmAllreduce::enqueue(const Piece& whole, const char* label) {
   next_ticket_ = (ticket + 1) % kMaxTickets;
   for (size_t done = 0; done < count; done += slot_floats_) {
     piece(next_seq_++) = Piece{whole.data + done, whole.home + done, std::min(slot_floats_, count - done),
-                               whole.update, whole.offset + done};
+                               whole.update, whole.offset + done, whole.arena};
   }
   tickets_[ticket] = Ticket{true, next_seq_ - 1, label};
   progress();
@@ -222,9 +244,11 @@ bool ShmAllreduce::progress() {
       // Only what the other ranks reduce: my own slice I read from p.data.
       const Piece& p = piece(stage_seq_);
       const Slice mine = slice(p.count, rank_);
-      float* slot = stage(rank_, stage_seq_);
-      std::memcpy(slot, p.data, mine.begin * sizeof(float));
-      std::memcpy(slot + mine.end, p.data + mine.end, (p.count - mine.end) * sizeof(float));
+      if (p.arena < 0) {  // zero-copy: the others read p.data where it is
+        float* slot = stage(rank_, stage_seq_);
+        std::memcpy(slot, p.data, mine.begin * sizeof(float));
+        std::memcpy(slot + mine.end, p.data + mine.end, (p.count - mine.end) * sizeof(float));
+      }
       publish(&Control::staged, stage_seq_);
       ++stage_seq_;
       moved = true;
@@ -237,7 +261,8 @@ bool ShmAllreduce::progress() {
       const Slice mine = slice(p.count, rank_);
       const size_t len = mine.end - mine.begin;
       auto source = [&](int q) -> const float* {
-        return (q == rank_ ? p.data : stage(q, reduce_seq_)) + mine.begin;
+        if (q == rank_) return p.data + mine.begin;
+        return (p.arena >= 0 ? in_rank(p.arena, q, p.data) : stage(q, reduce_seq_)) + mine.begin;
       };
       float* __restrict sum = out(reduce_seq_) + mine.begin;
       const float* __restrict a = source(0);
@@ -253,7 +278,12 @@ bool ShmAllreduce::progress() {
         }
         float* params = p.home + mine.begin;
         p.update->apply(p.offset + mine.begin, len, sum, params);
-        std::memcpy(sum, params, len * sizeof(float));
+        if (p.arena >= 0) {
+          for (int q = 0; q < size_; ++q)
+            if (q != rank_) std::memcpy(in_rank(p.arena, q, params), params, len * sizeof(float));
+        } else {
+          std::memcpy(sum, params, len * sizeof(float));
+        }
       } else if (size_ == 2) {
         float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
         for (size_t i = 0; i < len; ++i) back[i] = sum[i] = a[i] + b[i];
@@ -274,9 +304,11 @@ bool ShmAllreduce::progress() {
       // The other ranks' slices; mine is already home.
       const Piece& p = piece(copy_seq_);
       const Slice mine = slice(p.count, rank_);
-      const float* reduced = out(copy_seq_);
-      std::memcpy(p.home, reduced, mine.begin * sizeof(float));
-      std::memcpy(p.home + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
+      if (p.arena < 0) {  // zero-copy: the other ranks wrote their slices here
+        const float* reduced = out(copy_seq_);
+        std::memcpy(p.home, reduced, mine.begin * sizeof(float));
+        std::memcpy(p.home + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
+      }
       publish(&Control::copied, copy_seq_);
       ++copy_seq_;
       moved = true;

@@ -76,6 +76,13 @@ class ShmAllreduce {
   // slices into params (not into grads).
   int start_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
                    const char* label);
+  // Collective: `floats` floats of this rank's in a new shared window that
+  // every rank maps. start_update() of grads and params that lie in one such
+  // arena (at the same offsets on every rank) copies nothing in and out of
+  // the slots: the reducing rank reads the other ranks' gradients where
+  // they are and writes the updated parameters straight into every rank's
+  // arena. Lives as long as this object.
+  float* allocate_arena(size_t floats);
   // Advances queued pieces without waiting; true when something moved.
   bool progress();
   // progress() of every ShmAllreduce of this process. Every waiting loop
@@ -104,6 +111,12 @@ class ShmAllreduce {
     size_t count;
     ReducedRangeUpdate* update;  // nullptr for a plain sum
     size_t offset;               // of data[0] in update's arena
+    int arena;                   // index into arenas_ when zero-copy, else -1
+  };
+  struct Arena {
+    MPI_Win window;
+    std::vector<float*> bases;  // per rank
+    size_t floats;
   };
   struct Slice {
     size_t begin, end;
@@ -114,7 +127,7 @@ class ShmAllreduce {
     const char* label = "";
   };
 
-  ShmAllreduce(MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
+  ShmAllreduce(MPI_Comm comm, MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
 
   // Queues `whole` as slot-sized pieces and hands out a ticket.
   int enqueue(const Piece& whole, const char* label);
@@ -123,10 +136,17 @@ class ShmAllreduce {
   float* stage(int rank, uint64_t seq) const;
   float* out(uint64_t seq) const;
   uint64_t min_counter(Counter Control::*which) const;
+  // The arena holding [p, p + count) of this rank's segment, or -1.
+  int arena_of(const float* p, size_t count) const;
+  // The same place as `mine` (in this rank's part of arena `a`) in rank q's.
+  float* in_rank(int a, int q, const float* mine) const {
+    return arenas_[a].bases[q] + (mine - arenas_[a].bases[rank_]);
+  }
   static int slot_of(uint64_t seq) { return static_cast<int>((seq - 1) % kSlots); }
   Piece& piece(uint64_t seq) { return pieces_[(seq - 1) % kMaxPieces]; }
   void publish(Counter Control::*which, uint64_t seq);
 
+  MPI_Comm comm_;  // the owner's; outlives this object
   MPI_Win window_;
   int rank_;
   int size_;
@@ -135,6 +155,7 @@ class ShmAllreduce {
   std::vector<Control*> control_;  // per rank
   std::vector<float*> stages_;     // per rank: kSlots slots of slot_floats_
   float* out_ = nullptr;       // kSlots slots of reduced pieces (in rank 0's segment)
+  std::vector<Arena> arenas_;
 
   // Next sequence number to hand out, and the next to stage, reduce, copy back.
   uint64_t next_seq_ = 1, stage_seq_ = 1, reduce_seq_ = 1, copy_seq_ = 1;

@@ -8,6 +8,7 @@
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -137,6 +138,45 @@ TEST(ShardedStep, EqualsAllreduceThenStepBitForBit) {
         EXPECT_EQ(std::memcmp(plain.params.data(), sharded.params.data(), kCount * sizeof(float)), 0)
             << "after gather_optimizer_state";
       }
+    }
+  }
+}
+
+TEST(ShardedStep, InSharedArenaEqualsAllreduceThenStepBitForBit) {
+  // Parameters and gradients in Communicator::shared_arena(): the reducing
+  // rank reads the others' gradients in place and writes their parameters
+  // directly. Same bits as the plain step, on every rank.
+  Communicator& world = test_world();
+  for (const char* spec : kOptimizers) {
+    for (size_t bucket_bytes : {size_t{400}, BucketedAllreduce::kDefaultBucketBytes}) {
+      SCOPED_TRACE(std::string(spec) + " bucket bytes " + std::to_string(bucket_bytes));
+      float* arena = world.shared_arena(2 * kCount);
+      ASSERT_NE(arena, nullptr) << "one node: the communicator must offer shared memory";
+      float* params = arena;
+      float* grads = arena + kCount;
+      Replica plain = replica(spec, bucket_bytes, true);
+      std::copy(plain.params.begin(), plain.params.end(), params);
+      std::unique_ptr<Optimizer> optimizer = make(spec);
+      optimizer->reserve(kCount);
+      BucketedAllreduce sync(world, bucket_bytes, true);
+      sync.attach(grads, kCount);
+      ASSERT_TRUE(sync.shard_update(*optimizer, params));
+      for (int step = 0; step < 3; ++step) {
+        const float lr = 0.5f / static_cast<float>(step + 1);
+        fill_gradients(plain, step);
+        report(*plain.sync);
+        plain.sync->finish();
+        plain.optimizer->step(plain.params.data(), plain.grads.data(), kCount, lr);
+
+        sync.begin_update(lr);
+        for (size_t i = 0; i < kCount; ++i) grads[i] = gradient(world.rank(), i, step);
+        report(sync);
+        sync.finish();
+        ASSERT_EQ(std::memcmp(plain.params.data(), params, kCount * sizeof(float)), 0) << "step " << step;
+      }
+      sync.gather_optimizer_state();
+      for (const std::string& name : plain.optimizer->slot_names())
+        EXPECT_EQ(optimizer->slot(name), plain.optimizer->slot(name)) << "slot " << name;
     }
   }
 }
