@@ -338,5 +338,46 @@ TEST(ModelRun, BackwardReportsGradientRangesFromTheEndToTheStart) {
   EXPECT_EQ(expected_end, 0u);
 }
 
+TEST(ModelRun, PlacedArenasKeepValuesAndLayersFollowThem) {
+  // Model::place_trainable (the node-shared arena of data-parallel runs):
+  // values carry over, and every layer reads and writes the new memory, so
+  // a step gives the same bits as in the model's own arena.
+  const int64_t rows = 6;
+  std::vector<float> x(rows * 14);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.7 * i));
+  auto step = [&](Model& model) {
+    StepContext ctx;
+    ctx.training = true;
+    ctx.global_rows = rows;
+    model.parameters().zero_grads();
+    const float* out = model.forward(ctx, x.data(), rows);
+    std::vector<float> y(out, out + rows * 2);
+    std::fill(model.output_grad(), model.output_grad() + rows * 2, 0.1f);
+    model.backward(ctx, model.output_grad(), rows, nullptr);
+    return y;
+  };
+  Model own(article_model());
+  Model placed(article_model());
+  own.reserve(rows);
+  placed.reserve(rows);
+  ParameterStore& p = placed.parameters();
+  const size_t count = p.trainable_count();
+  const std::vector<float> before = trainable(placed);
+  std::vector<float> memory(2 * count, -1.0f);
+  placed.place_trainable(memory.data(), memory.data() + count);
+  EXPECT_EQ(p.trainable_values(), memory.data());
+  EXPECT_EQ(p.trainable_grads(), memory.data() + count);
+  EXPECT_EQ(trainable(placed), before);
+  EXPECT_EQ(p.value(p.find("dense_2/kernel")), memory.data() + p.info(p.find("dense_2/kernel")).offset);
+
+  EXPECT_EQ(step(own), step(placed));
+  ParameterStore& q = own.parameters();
+  EXPECT_EQ(std::vector<float>(q.trainable_grads(), q.trainable_grads() + count),
+            std::vector<float>(memory.begin() + static_cast<std::ptrdiff_t>(count), memory.end()));
+  // A change made through the placed memory is what the layers use next.
+  for (size_t i = 0; i < count; ++i) memory[i] *= 0.5f, q.trainable_values()[i] *= 0.5f;
+  EXPECT_EQ(step(own), step(placed));
+}
+
 }  // namespace
 }  // namespace lockstep
