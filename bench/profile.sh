@@ -54,7 +54,7 @@ groups = [
     ("BatchNorm", r"BatchNorm"),
     ("activations", r"activation_|blockwise"),
     ("dropout", r"Dropout"),
-    ("optimizer", r"Optimizer::step"),
+    ("optimizer", r"Optimizer::(step|update|apply)"),
     ("loss", r"Loss::|expf|logf|exp_|log_"),
     ("copies, zeroing", r"memmove|memcpy|memset"),
 ]
