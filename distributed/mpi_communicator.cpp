@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <sys/statvfs.h>
+
 #include "core/error.h"
 #include "distributed/backoff.h"
 
@@ -252,15 +254,50 @@ int MpiCommunicator::start_reduce_update(float* grads, float* params, size_t cou
   return kShmTicketBase + shm_->start_update(grads, params, count, offset, update, label);
 }
 
+namespace {
+// Where Open MPI's shared windows live (osc/sm's backing files), and whether
+// `bytes` more fit there. A tmpfs that runs out either fails the window's
+// allocation or, where the backing file is only truncated to size, kills the
+// process (SIGBUS) at the first touch of a page it cannot back; checking the
+// room first turns both into a fallback. Containers often give /dev/shm 64 MB.
+bool shared_memory_has_room(uint64_t bytes, std::string* dir_out, uint64_t* free_out) {
+  const char* dir = std::getenv("OMPI_MCA_osc_sm_backing_directory");
+  if (dir == nullptr || *dir == '\0') dir = "/dev/shm";
+  *dir_out = dir;
+  struct statvfs st;
+  if (statvfs(dir, &st) != 0) return true;  // not there: Open MPI uses its session directory
+  *free_out = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  return *free_out >= bytes;
+}
+}  // namespace
+
 float* MpiCommunicator::shared_arena(size_t floats) {
   if (!shm_enabled_) return nullptr;
-  // A timed collective first: a missing rank is an error, not a hang in
-  // MPI_Win_allocate_shared.
-  int64_t most = static_cast<int64_t>(floats);
-  allreduce_max(&most, 1, "shared parameter arena set-up");
-  if (most != static_cast<int64_t>(floats))
+  const char* env = std::getenv("LOCKSTEP_SHARED_ARENA");
+  const bool opted_out = env != nullptr && std::string(env) == "0";
+  // Every rank of the node maps its own segment; leave 64 MiB for the rest.
+  const uint64_t need = static_cast<uint64_t>(floats) * sizeof(float) * static_cast<uint64_t>(size_) + (64u << 20);
+  std::string dir;
+  uint64_t free_bytes = 0;
+  const bool room = shared_memory_has_room(need, &dir, &free_bytes);
+  // One timed collective decides for all (a missing rank is an error, not a
+  // hang in MPI_Win_allocate_shared): sizes must agree, and one rank without
+  // room or opted out means nobody places the arena.
+  int64_t votes[2] = {static_cast<int64_t>(floats), (opted_out || !room) ? 1 : 0};
+  allreduce_max(votes, 2, "shared parameter arena set-up");
+  if (votes[0] != static_cast<int64_t>(floats))
     throw_runtime_error(where_, "shared parameter arena: ranks asked for different sizes (" + std::to_string(floats) +
-                                    " floats here, " + std::to_string(most) + " elsewhere)");
+                                    " floats here, " + std::to_string(votes[0]) + " elsewhere)");
+  if (votes[1] != 0) {
+    if (!room && !opted_out && rank_ == 0) {  // the node's ranks share the directory
+      std::fprintf(stderr,
+                   "warning: %s: %s has %llu MB free, the shared parameter arena needs %llu MB: parameters stay in "
+                   "each rank's own memory (the sharded step then copies through staging buffers)\n",
+                   where_.c_str(), dir.c_str(), static_cast<unsigned long long>(free_bytes >> 20),
+                   static_cast<unsigned long long>(need >> 20));
+    }
+    return nullptr;
+  }
   return shm_->allocate_arena(floats);
 }
 
