@@ -79,14 +79,14 @@ class IdxFile {
 
   // Converts rows [begin, end) into dst, then checks the data ends where the
   // header says (for .gz that means decompressing the rest).
-  void read_rows(int64_t begin, int64_t end, float* dst) {
+  void read_rows(int64_t begin, int64_t end, float* dst, const Affine& affine = {}) {
     skip(begin * row_bytes_);
     std::vector<unsigned char> chunk(static_cast<size_t>(std::min(kChunk, (end - begin) * row_bytes_) + 1));
     for (int64_t left = (end - begin) * row_bytes_; left > 0;) {
       // Whole elements per chunk, so none is split between two reads.
       const int64_t n = std::min<int64_t>(left, kChunk / type_.size * type_.size);
       if (read_some(chunk.data(), n) != n) truncated();
-      convert_to_float(chunk.data(), n / type_.size, type_, dst);
+      convert_to_float(chunk.data(), n / type_.size, type_, dst, affine);
       dst += n / type_.size;
       left -= n;
     }
@@ -150,7 +150,7 @@ class IdxFile {
 
 }  // namespace
 
-Dataset read_idx(const IdxData& spec, const std::string& field, const Window& window) {
+Dataset read_idx(const IdxData& spec, const std::string& field, const Window& window, const Affine& features) {
   const std::string at = field + ".idx.";
   if (spec.images().empty()) throw_input_error(at + "images", "no file given");
   if (spec.labels().empty()) throw_input_error(at + "labels", "no file given");
@@ -174,7 +174,7 @@ Dataset read_idx(const IdxData& spec, const std::string& field, const Window& wi
   const auto [begin, end] = window.range(n);
   d.num_samples = end - begin;
   d.features.resize(static_cast<size_t>(d.num_samples * d.sample_size()));
-  images.read_rows(begin, end, d.features.data());
+  images.read_rows(begin, end, d.features.data(), features);
 
   // Labels are small: read all the limited ones so every shard infers the
   // same number of classes.

@@ -187,7 +187,8 @@ File open(const std::string& path, Npy& npy) {
 }
 
 // Converts rows [begin, end) of the array into dst.
-void read_rows(FILE* f, const std::string& path, const Npy& npy, int64_t begin, int64_t end, float* dst) {
+void read_rows(FILE* f, const std::string& path, const Npy& npy, int64_t begin, int64_t end, float* dst,
+               const Affine& affine = {}) {
   if (fseeko(f, static_cast<off_t>(npy.data_offset + begin * npy.row_bytes), SEEK_SET) != 0)
     throw_input_error(path, std::string("seek failed: ") + std::strerror(errno));
   const int64_t step = kChunk / npy.type.size * npy.type.size;  // whole elements per read
@@ -196,7 +197,7 @@ void read_rows(FILE* f, const std::string& path, const Npy& npy, int64_t begin, 
     const int64_t n = std::min(left, step);
     if (std::fread(chunk.data(), 1, static_cast<size_t>(n), f) != static_cast<size_t>(n))
       throw_input_error(path, "read failed: the file changed or is unreadable");
-    convert_to_float(chunk.data(), n / npy.type.size, npy.type, dst);
+    convert_to_float(chunk.data(), n / npy.type.size, npy.type, dst, affine);
     dst += n / npy.type.size;
     left -= n;
   }
@@ -217,7 +218,7 @@ bool all_one_hot(const std::vector<float>& labels, int64_t width) {
 
 }  // namespace
 
-Dataset read_npy(const NpyData& spec, const std::string& field, const Window& window) {
+Dataset read_npy(const NpyData& spec, const std::string& field, const Window& window, const Affine& features) {
   const std::string at = field + ".npy.";
   if (spec.features().empty()) throw_input_error(at + "features", "no file given");
   if (spec.labels().empty()) throw_input_error(at + "labels", "no file given");
@@ -240,7 +241,7 @@ Dataset read_npy(const NpyData& spec, const std::string& field, const Window& wi
   const auto [begin, end] = window.range(n);
   d.num_samples = end - begin;
   d.features.resize(static_cast<size_t>(d.num_samples * d.sample_size()));
-  read_rows(xf.get(), spec.features(), xs, begin, end, d.features.data());
+  read_rows(xf.get(), spec.features(), xs, begin, end, d.features.data(), features);
 
   // Labels are small next to features: decide their kind from all the
   // limited rows so every shard decides alike.

@@ -38,8 +38,15 @@ struct Window {
 // source, so every shard agrees; 0 lets load_dataset infer it.
 Dataset read_synthetic(const SyntheticData& spec, const std::string& field, const Window& window);
 Dataset read_csv(const CsvData& spec, const std::string& field, const Window& window);
-Dataset read_idx(const IdxData& spec, const std::string& field, const Window& window);
-Dataset read_npy(const NpyData& spec, const std::string& field, const Window& window);
+// x * scale + shift, computed in double and rounded to float: the data spec's
+// `scale` and `shift`. The binary readers apply it to features as they
+// convert them (one pass over the data instead of two).
+struct Affine {
+  double scale = 1.0, shift = 0.0;
+  bool identity() const { return scale == 1.0 && shift == 0.0; }
+};
+Dataset read_idx(const IdxData& spec, const std::string& field, const Window& window, const Affine& features = {});
+Dataset read_npy(const NpyData& spec, const std::string& field, const Window& window, const Affine& features = {});
 
 // The whole file; errors name the path ("cannot open: No such file or directory").
 std::string read_file(const std::string& path);
@@ -56,8 +63,9 @@ struct ElemType {
   bool big_endian;  // byte order in the file
 };
 
-// Converts `count` packed elements of `type` to float.
-void convert_to_float(const unsigned char* src, int64_t count, ElemType type, float* dst);
+// Converts `count` packed elements of `type` to float, then applies `affine`
+// (bytes through a 256-entry table of the same values).
+void convert_to_float(const unsigned char* src, int64_t count, ElemType type, float* dst, const Affine& affine = {});
 
 }  // namespace data
 }  // namespace lockstep

@@ -83,7 +83,18 @@ void convert(const unsigned char* src, int64_t count, bool swap, float* dst) {
 
 }  // namespace
 
-void convert_to_float(const unsigned char* src, int64_t count, ElemType type, float* dst) {
+void convert_to_float(const unsigned char* src, int64_t count, ElemType type, float* dst, const Affine& affine) {
+  if (!affine.identity()) {
+    if (type.elem == Elem::kU8) {
+      float table[256];
+      for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(static_cast<float>(v) * affine.scale + affine.shift);
+      for (int64_t i = 0; i < count; ++i) dst[i] = table[src[i]];
+      return;
+    }
+    convert_to_float(src, count, type, dst);
+    for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(dst[i] * affine.scale + affine.shift);
+    return;
+  }
   const bool host_big = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
   const bool swap = type.big_endian != host_big;
   switch (type.elem) {
@@ -165,6 +176,7 @@ void validate(Dataset& d, const std::string& where, const std::string& labels_wh
 Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadOptions& options) {
   if (spec.limit() < 0)
     throw_input_error(field + ".limit", "must be >= 0 (0 = all samples), got " + std::to_string(spec.limit()));
+  const data::Affine affine{spec.scale(), spec.shift()};
   data::Window window;
   window.limit = spec.limit();
   // GLOBAL data is the same on every rank whatever the caller passes.
@@ -185,21 +197,20 @@ Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadO
       d = data::read_csv(spec.csv(), field, window);
       break;
     case DataSpec::kIdx:
-      d = data::read_idx(spec.idx(), field, window);
+      d = data::read_idx(spec.idx(), field, window, affine);
       break;
     case DataSpec::kNpy:
-      d = data::read_npy(spec.npy(), field, window);
+      d = data::read_npy(spec.npy(), field, window, affine);
       break;
     case DataSpec::SOURCE_NOT_SET:
       throw_input_error(field, "no data source; set one of synthetic, csv, idx, npy");
   }
 
-  if (spec.scale() != 1.0f || spec.shift() != 0.0f) {
+  if (!affine.identity() && !spec.has_idx() && !spec.has_npy()) {
     // In double the product of two floats is exact, so the result is the
     // same whether or not the compiler fuses multiply and add: every rank
     // sees the same data on any machine.
-    const double scale = spec.scale(), shift = spec.shift();
-    for (float& x : d.features) x = static_cast<float>(x * scale + shift);
+    for (float& x : d.features) x = static_cast<float>(x * affine.scale + affine.shift);
   }
   // Messages name the file that holds the problem.
   const std::string where = spec.has_synthetic() ? field : d.source;

@@ -66,6 +66,42 @@ TEST_F(DataIdx, FloatImagesAndClassesOption) {
   EXPECT_EQ(d.num_classes, 10);
 }
 
+TEST_F(DataIdx, ScaleAndShiftAreAppliedWhileConvertingWithTheSameBits) {
+  // Bytes go through a table, floats through the arithmetic; both must give
+  // exactly what load_dataset computes for any other source:
+  // float(x * double(scale) + double(shift)). Labels are never scaled.
+  const float scale = 0.00392156863f, shift = -0.4242f;
+  auto expected = [&](float x) {
+    return static_cast<float>(static_cast<double>(x) * static_cast<double>(scale) + static_cast<double>(shift));
+  };
+  std::string bytes;
+  for (int v = 0; v < 256; ++v) bytes += static_cast<char>(v);
+  const std::string labels256 = dir_.write("l256", idx_bytes(0x08, {256}, std::string(256, '\1')));
+  const std::string affine = " scale: 0.00392156863 shift: -0.4242";
+  const Dataset d = load(spec(dir_.write("all", idx_bytes(0x08, {256, 1}, bytes)), labels256) + affine);
+  ASSERT_EQ(d.features.size(), 256u);
+  for (int v = 0; v < 256; ++v) {
+    const float want = expected(static_cast<float>(v));
+    EXPECT_EQ(std::memcmp(&d.features[v], &want, 4), 0) << "byte " << v << ": " << d.features[v] << " vs " << want;
+  }
+  EXPECT_EQ(d.labels[0], 1.0f);
+
+  std::string floats;
+  const float values[] = {1.5f, -2.0f, 0.25f, 8.0f, 3.14159f, -1e-3f};
+  for (float v : values) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    floats += be32(b);
+  }
+  const std::string labels6 = dir_.write("l6", idx_bytes(0x08, {6}, std::string(6, '\0')));
+  const Dataset f = load(spec(dir_.write("f6", idx_bytes(0x0D, {6, 1}, floats)), labels6) + affine);
+  ASSERT_EQ(f.features.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    const float want = expected(values[i]);
+    EXPECT_EQ(std::memcmp(&f.features[i], &want, 4), 0) << values[i];
+  }
+}
+
 TEST_F(DataIdx, ShardsAndLimitReadOnlyTheirPart) {
   for (bool gz : {false, true}) {
     for (int parts = 1; parts <= 4; ++parts) {
