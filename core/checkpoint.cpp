@@ -256,7 +256,6 @@ CheckpointContents read_checkpoint(const std::string& path) {
   for (const auto& t : c.tensors)
     if (static_cast<int64_t>(t.values.size()) != numel(t.shape))
       throw_input_error(path, "tensor '" + t.name + "' is incomplete: damaged");
-  const size_t footer_at = reader.position();
   CheckpointFooter footer;
   reader.read_message(footer, "footer");
   if (static_cast<uint32_t>(file_crc) != footer.file_crc32())
