@@ -87,12 +87,12 @@ void convert_to_float(const unsigned char* src, int64_t count, ElemType type, fl
   if (!affine.identity()) {
     if (type.elem == Elem::kU8) {
       float table[256];
-      for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(static_cast<float>(v) * affine.scale + affine.shift);
+      for (int v = 0; v < 256; ++v) table[v] = affine(static_cast<float>(v));
       for (int64_t i = 0; i < count; ++i) dst[i] = table[src[i]];
       return;
     }
     convert_to_float(src, count, type, dst);
-    for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(dst[i] * affine.scale + affine.shift);
+    for (int64_t i = 0; i < count; ++i) dst[i] = affine(dst[i]);
     return;
   }
   const bool host_big = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
@@ -206,12 +206,9 @@ Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadO
       throw_input_error(field, "no data source; set one of synthetic, csv, idx, npy");
   }
 
-  if (!affine.identity() && !spec.has_idx() && !spec.has_npy()) {
-    // In double the product of two floats is exact, so the result is the
-    // same whether or not the compiler fuses multiply and add: every rank
-    // sees the same data on any machine.
-    for (float& x : d.features) x = static_cast<float>(x * affine.scale + affine.shift);
-  }
+  const bool reader_applied_affine = spec.has_idx() || spec.has_npy();
+  if (!affine.identity() && !reader_applied_affine)
+    for (float& x : d.features) x = affine(x);
   // Messages name the file that holds the problem.
   const std::string where = spec.has_synthetic() ? field : d.source;
   const std::string labels_where = spec.has_idx() ? spec.idx().labels() : spec.has_npy() ? spec.npy().labels() : where;

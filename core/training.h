@@ -72,8 +72,6 @@ class Training {
   // (a sharded step keeps each rank's current only where it updates). Call
   // it before saving the optimizer's state.
   void gather_optimizer_state() { sync_.gather_optimizer_state(); }
-  // True when the gradient sync applies the optimizer step (sharded).
-  bool sharded_update() const { return sharded_update_; }
 
  private:
   struct BatchPlan {

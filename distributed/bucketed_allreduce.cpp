@@ -89,12 +89,12 @@ void BucketedAllreduce::start_completed_buckets() {
 
 void BucketedAllreduce::start_next_bucket() {
   // Checked before anything is queued, so every rank throws at the same point.
-  if (optimizer_ != nullptr && !update_begun_)
+  if (sharded() && !update_begun_)
     throw_runtime_error(kWhere, "sharded optimizer step: begin_update() must precede backward");
   Bucket& b = buckets_[next_start_++];
   if (!communicate_) return;
   if (next_start_ - 1 - next_wait_ >= kMaxInFlight) comm_.wait(buckets_[next_wait_++].ticket);
-  if (optimizer_ != nullptr) {
+  if (sharded()) {
     b.ticket = comm_.start_reduce_update(grads_ + b.begin, params_ + b.begin, b.end - b.begin, b.begin,
                                          optimizer_update_, b.label.c_str());
   } else {
@@ -109,8 +109,8 @@ void BucketedAllreduce::finish() {
   if (communicate_) {
     while (next_wait_ < buckets_.size()) comm_.wait(buckets_[next_wait_++].ticket);
   }
-  if (optimizer_ != nullptr) {
-    optimizer_->end_step();
+  if (sharded()) {
+    optimizer().end_step();
     update_begun_ = false;
   }
   reset_step();
@@ -119,15 +119,14 @@ void BucketedAllreduce::finish() {
 bool BucketedAllreduce::shard_update(Optimizer& optimizer, float* params) {
   if (next_start_ != next_wait_) throw_runtime_error(kWhere, "shard_update() while buckets are in flight");
   if (!communicate_ || !comm_.supports_reduce_update()) return false;
-  optimizer_ = &optimizer;
   optimizer_update_.optimizer = &optimizer;
   params_ = params;
   return true;
 }
 
 void BucketedAllreduce::begin_update(float learning_rate) {
-  if (optimizer_ == nullptr) throw_runtime_error(kWhere, "begin_update() without a sharded optimizer step");
-  optimizer_->begin_step(count_, learning_rate);
+  if (!sharded()) throw_runtime_error(kWhere, "begin_update() without a sharded optimizer step");
+  optimizer().begin_step(count_, learning_rate);
   update_begun_ = true;
 }
 
@@ -136,13 +135,13 @@ void BucketedAllreduce::OptimizerUpdate::apply(size_t begin, size_t count, const
 }
 
 void BucketedAllreduce::gather_optimizer_state() {
-  if (optimizer_ == nullptr) return;
+  if (!sharded()) return;
   if (next_start_ != 0 || update_begun_)
     throw_runtime_error(kWhere, "gather_optimizer_state() in the middle of a step");
   // The same buckets, so the same pieces and slices as the updates: each
   // rank's owned part of every slot goes to all.
-  for (const std::string& name : optimizer_->slot_names()) {
-    std::vector<float>& slot = optimizer_->slot(name);
+  for (const std::string& name : optimizer().slot_names()) {
+    std::vector<float>& slot = optimizer().slot(name);
     if (slot.size() != count_) throw_runtime_error(kWhere, "optimizer slot '" + name + "' has the wrong size");
     size_t waited = 0;
     for (size_t i = 0; i < buckets_.size(); ++i) {

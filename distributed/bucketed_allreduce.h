@@ -61,7 +61,7 @@ class BucketedAllreduce final : public GradientSync {
   void begin_update(float learning_rate) override;
   float* shared_arena(size_t floats) override { return comm_.size() > 1 ? comm_.shared_arena(floats) : nullptr; }
   void gather_optimizer_state() override;
-  bool sharded() const { return optimizer_ != nullptr; }
+  bool sharded() const { return optimizer_update_.optimizer != nullptr; }
 
   size_t bucket_count() const { return buckets_.size(); }
   // "gradient bucket 3 (dense_1/kernel..dense_2/bias)" or
@@ -82,7 +82,7 @@ class BucketedAllreduce final : public GradientSync {
   // Hands a bucket's summed slice to the optimizer.
   class OptimizerUpdate final : public ReducedRangeUpdate {
    public:
-    Optimizer* optimizer = nullptr;
+    Optimizer* optimizer = nullptr;  // set by shard_update()
     void apply(size_t begin, size_t count, const float* summed, float* params) override;
   };
   // Leaves the slice as it is: reduce-and-update with it is an all-gather of
@@ -92,6 +92,7 @@ class BucketedAllreduce final : public GradientSync {
     void apply(size_t, size_t, const float*, float*) override {}
   };
 
+  Optimizer& optimizer() { return *optimizer_update_.optimizer; }  // only when sharded()
   size_t bucket_of(size_t element) const { return (count_ - 1 - element) / bucket_elems_; }
   void start_completed_buckets();
   void start_next_bucket();
@@ -110,9 +111,8 @@ class BucketedAllreduce final : public GradientSync {
   size_t next_wait_ = 0;
   size_t lowest_ready_ = 0;  // ready() ranges must end at or below this
 
-  Optimizer* optimizer_ = nullptr;  // set when the step is sharded
-  float* params_ = nullptr;
-  OptimizerUpdate optimizer_update_;
+  float* params_ = nullptr;          // the trainable arena, when sharded
+  OptimizerUpdate optimizer_update_;  // its optimizer is set when the step is sharded
   KeepOwned keep_owned_;
   bool update_begun_ = false;
 };
