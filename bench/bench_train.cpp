@@ -15,8 +15,11 @@
 // Each repeat times N steps, then times the model's matrix products alone
 // (cblas_sgemm on buffers of the same shapes, N calls each, at 1 thread and
 // at T threads: the faster of the two is the product's bound). Printed figures
-// are medians over the R repeats. A benchmark prints figures; it never fails
-// on time. --no-gemm skips the raw products (for profiling the step alone
+// are medians over the R repeats. Each repeat also times the config's
+// optimizer alone, one step() over an arena-sized copy of the parameters:
+// that pass is memory-bound and as unavoidable as the products, so "products
+// + optimizer" is a second, tighter bound. A benchmark prints figures; it
+// never fails on time. --no-gemm skips the raw products (for profiling the step alone
 // with perf: `perf record -g bench_train ... --no-gemm`).
 //
 // FLOP count (only the matrix products of Dense layers; element-wise work,
@@ -279,10 +282,27 @@ int run(const Options& opt) {
       static_cast<double>(train.features.size() + train.labels.size()) * sizeof(float) / (1 << 20);
   const double state_mb = model_state_mb(*model, *optimizer, batch);
 
+  size_t params = 0;  // trainable values, without the arena's alignment padding
+  for (const lockstep::ParameterInfo& p : model->parameters().entries())
+    if (p.trainable) params += p.size;
   std::vector<Product> products = model_products(*model, batch);
   double flops_per_step = 0;
   for (const Product& p : products) flops_per_step += p.flops;
   if (!opt.gemm) products.clear();
+
+  // The optimizer's pass alone, on an arena-sized copy: memory-bound (Adam
+  // reads and writes 28 bytes per parameter), it is the other part of the
+  // step that no framework can skip, so products + this pass is the floor.
+  std::unique_ptr<lockstep::Optimizer> lone_optimizer;
+  std::vector<float> lone_params, lone_grads;
+  if (opt.gemm) {
+    lone_optimizer = lockstep::make_optimizer(config.optimizer(), "optimizer");
+    lone_params = filled(params, 0.1f);
+    lone_grads = filled(params, 1e-3f);
+    lone_optimizer->reserve(params);
+    for (int w = 0; w < 3; ++w)
+      lone_optimizer->step(lone_params.data(), lone_grads.data(), params, lone_optimizer->base_learning_rate());
+  }
   for (const Product& p : products)
     for (int t : {1, opt.threads}) {
       openblas_set_num_threads(t);
@@ -290,7 +310,7 @@ int run(const Options& opt) {
     }
   lockstep::set_compute_threads(opt.threads);
 
-  std::vector<double> step_seconds, gemm_seconds;  // per step, one entry per repeat
+  std::vector<double> step_seconds, gemm_seconds, optimizer_seconds;  // per step, one entry per repeat
   std::vector<std::vector<double>> product_seconds(products.size());  // per call
   for (int r = 0; r < opt.repeats; ++r) {
     step_seconds.push_back(stepper.run(steps) / steps);
@@ -312,6 +332,12 @@ int run(const Options& opt) {
       gemm += per_call;
     }
     gemm_seconds.push_back(gemm);
+    if (lone_optimizer) {
+      const double t0 = now_seconds();
+      for (int64_t s = 0; s < steps; ++s)
+        lone_optimizer->step(lone_params.data(), lone_grads.data(), params, lone_optimizer->base_learning_rate());
+      optimizer_seconds.push_back((now_seconds() - t0) / steps);
+    }
   }
 
   const double step_s = median(step_seconds), gemm_s = median(gemm_seconds);
@@ -319,10 +345,9 @@ int run(const Options& opt) {
   const double gflops = flops_per_step / step_s * 1e-9;
   const double gemm_gflops = gemm_s > 0 ? flops_per_step / gemm_s * 1e-9 : 0;
   const double pct = 100.0 * gemm_s / step_s;
+  const double optimizer_s = optimizer_seconds.empty() ? 0 : median(optimizer_seconds);
+  const double pct_floor = 100.0 * (gemm_s + optimizer_s) / step_s;
   const std::string name = stem(opt.config);
-  size_t params = 0;  // trainable values, without the arena's alignment padding
-  for (const lockstep::ParameterInfo& p : model->parameters().entries())
-    if (p.trainable) params += p.size;
 
   if (opt.json) {
     std::string runs;
@@ -332,11 +357,13 @@ int run(const Options& opt) {
         "\"steps\": %lld, \"repeats\": %d, \"samples_per_s\": %.1f, \"ms_per_step\": %.6f, "
         "\"flops_per_sample\": %.0f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"pct_of_gemm\": %.1f, "
         "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s, \"rss_start_mb\": %.1f, "
-        "\"rss_peak_mb\": %.1f, \"data_mb\": %.1f, \"state_mb\": %.1f}\n",
+        "\"rss_peak_mb\": %.1f, \"data_mb\": %.1f, \"state_mb\": %.1f, \"optimizer_ms\": %.6f, "
+        "\"pct_of_gemm_and_optimizer\": %.1f}\n",
         json_string(name).c_str(), json_string(opt.config).c_str(), static_cast<long long>(batch), opt.threads,
         static_cast<long long>(steps), opt.repeats, samples_per_s, step_s * 1e3, flops_per_step / batch, gflops,
         gemm_gflops, pct, params, runs.c_str(),
-        json_string(openblas_get_corename()).c_str(), rss_start_mb, rss_peak_mb, data_mb, state_mb);
+        json_string(openblas_get_corename()).c_str(), rss_start_mb, rss_peak_mb, data_mb, state_mb,
+        optimizer_s * 1e3, pct_floor);
   } else {
     std::printf("lockstep %s  batch %lld  threads %d  (%lld steps x %d repeats, medians; OpenBLAS %s kernels)\n",
                 name.c_str(), static_cast<long long>(batch), opt.threads, static_cast<long long>(steps), opt.repeats,
@@ -349,6 +376,10 @@ int run(const Options& opt) {
     if (!products.empty())
       std::printf("  raw cblas_sgemm on the same shapes: %.3f GFLOP/s, %.4f ms/step -> the step reaches %.1f%%\n",
                   gemm_gflops, gemm_s * 1e3, pct);
+    if (lone_optimizer)
+      std::printf("  the optimizer (%s) alone over %zu parameters: %.4f ms/step; products + optimizer: the step "
+                  "reaches %.1f%%\n",
+                  lone_optimizer->kind(), params, optimizer_s * 1e3, pct_floor);
     for (size_t j = 0; j < products.size(); ++j) {
       const double t = median(product_seconds[j]);
       std::printf("    %-40s %8.2f us  %7.2f GFLOP/s\n", products[j].what.c_str(), t * 1e6,

@@ -109,8 +109,12 @@ def main():
             tpeak, tpart = mem(pt)
             sps = med(r["samples_per_s"] for r in ls)
             pct = med(r["pct_of_gemm"] for r in ls)
+            floor = [r["pct_of_gemm_and_optimizer"] for r in ls if "pct_of_gemm_and_optimizer" in r]
+            pct_floor = med(floor) if floor else None
+            opt_ms = med(r["optimizer_ms"] for r in ls) if floor else None
             ratio = paired(ls, pt, "samples_per_s", "samples_per_s")
-            summary[row] = {"sps": sps, "pct": pct, "ratio": ratio, "part": part, "state": st, "tpart": tpart}
+            summary[row] = {"sps": sps, "pct": pct, "ratio": ratio, "part": part, "state": st, "tpart": tpart,
+                            "pct_floor": pct_floor, "opt_ms": opt_ms, "step_ms": med(r["ms_per_step"] for r in ls)}
 
             def mem_cell(peak, part):
                 if peak is None:
@@ -119,8 +123,9 @@ def main():
                     return "%.0f (%.1f = %.2fx)" % (peak, part, part / st)
                 return "%.0f (%.1f)" % (peak, part)
 
-            print("| %s | %s | 1 x %s | %.0f | %.1f | %.0f%% of sgemm | %s | %s | %s | %s |" % (
-                model, batch, mode[1:], sps, med(r["gflops"] for r in ls), pct, mem_cell(peak, part),
+            bound = "%.0f%% of sgemm" % pct + (" (%.0f%% with the optimizer)" % pct_floor if floor else "")
+            print("| %s | %s | 1 x %s | %.0f | %.1f | %s | %s | %s | %s | %s |" % (
+                model, batch, mode[1:], sps, med(r["gflops"] for r in ls), bound, mem_cell(peak, part),
                 fmt(med(r["samples_per_s"] for r in pt) if pt else None, ".0f", "skipped"),
                 mem_cell(tpeak, tpart) if pt else "-", fmt(ratio, ".2f") + ("x" if ratio else "")))
         else:  # np2
@@ -160,7 +165,9 @@ def main():
                   lms, med(r["lockstep_gbps"] for r in ar), speed, mms))
     print()
     print("GFLOP/s: Dense products only. of its bound: the step time that the model's products take in raw "
-          "cblas_sgemm (same shapes, same threads, same process) over the step time; at np = 2: samples/s over "
+          "cblas_sgemm (same shapes, same threads, same process) over the step time; 'with the optimizer': the "
+          "products plus the optimizer's own pass over an arena-sized copy of the parameters (memory-bound), "
+          "timed alone in the same process; at np = 2: samples/s over "
           "two processes training alone with no communication (same job). Peak RSS: VmHWM of the process; "
           "model part = peak - start-up (libraries + BLAS buffers) - the in-memory data set, and its ratio to "
           "parameters + gradients + optimizer slots + activations for the batch. np = 2 lockstep rows keep "
@@ -200,6 +207,17 @@ def main():
         part, st = g(row, "part"), g(row, "state")
         target("%s peak RSS: model part <= 1.3x its state" % row, part / st if part and st else None,
                lambda v: v <= 1.3, lambda v: "%.2fx (%.1f of %.1f MB)" % (v, part, st))
+    # Why the two sgemm-bound targets are out of reach with Adam: its pass
+    # alone (memory-bound) already takes more than the 5% / 10% of the step
+    # that the targets leave for everything that is not a product.
+    for row, goal in (("mlp1024/256/t1", 95), ("mlp1024/256/t2", 90)):
+        opt_ms, step_ms, pct, floor = g(row, "opt_ms"), g(row, "step_ms"), g(row, "pct"), g(row, "pct_floor")
+        if opt_ms is None or not step_ms or not pct:
+            continue
+        products_ms = step_ms * pct / 100
+        print("  %s: products %.2f ms + optimizer pass alone %.2f ms = %.0f%% of the step; the optimizer alone is "
+              "%.1f%% of the products, the %d%% target leaves %.1f%%" % (
+                  row, products_ms, opt_ms, floor, 100 * opt_ms / products_ms, goal, 100.0 * (100 - goal) / goal))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "core/dropout.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/random.h"
@@ -13,9 +14,23 @@ uint64_t DropoutLayer::layer_key(const StepContext& ctx, int layer_index) {
   return hash_combine(key, static_cast<uint64_t>(layer_index));
 }
 
+namespace {
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+constexpr float kInv24 = 1.0f / 16777216.0f;
+}  // namespace
+
 bool DropoutLayer::keep(uint64_t layer_key, int64_t global_row, int64_t unit, float rate) {
   const uint64_t row_key = hash_combine(layer_key, static_cast<uint64_t>(global_row));
-  return uniform_from_bits(splitmix64(row_key + static_cast<uint64_t>(unit) * 0x9E3779B97F4A7C15ull)) >= rate;
+  return uniform_from_bits(splitmix64(row_key + static_cast<uint64_t>(unit) * kGolden)) >= rate;
+}
+
+// k * 2^-24 is exact in float and increasing in k, so the float test
+// draw >= rate equals the integer test (draw's 24 bits) >= this threshold.
+uint64_t DropoutLayer::keep_threshold(float rate) {
+  uint64_t k = static_cast<uint64_t>(std::ceil(static_cast<double>(rate) * 16777216.0));
+  while (k > 0 && static_cast<float>(k - 1) * kInv24 >= rate) --k;
+  while (k <= 16777216 && !(static_cast<float>(k) * kInv24 >= rate)) ++k;
+  return k;
 }
 
 void DropoutLayer::reserve(int64_t max_rows) {
@@ -31,14 +46,23 @@ void DropoutLayer::forward(const StepContext& ctx, const float* x, float* y, int
   }
   const float kept_scale = 1.0f / (1.0f - rate_);
   const uint64_t key = layer_key(ctx, index());
+  const uint64_t threshold = keep_threshold(rate_);
+  // keep() unrolled so that it vectorises: splitmix64 of row_key + u * golden,
+  // whose top 24 bits are the draw. Its last step, z ^ (z >> 31), leaves the
+  // top 24 bits of z unchanged, so it is skipped.
   for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t row_key = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r));
+    const uint64_t counter0 = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r)) + kGolden;
     float* mult = multiplier_.data() + r * width;
+    const float* x_row = x + r * width;
+    float* y_row = y + r * width;
     for (int64_t u = 0; u < width; ++u) {
-      const float draw = uniform_from_bits(splitmix64(row_key + static_cast<uint64_t>(u) * 0x9E3779B97F4A7C15ull));
-      mult[u] = draw >= rate_ ? kept_scale : 0.0f;
+      uint64_t z = counter0 + static_cast<uint64_t>(u) * kGolden;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      const float m = (z >> 40) >= threshold ? kept_scale : 0.0f;
+      mult[u] = m;
+      y_row[u] = x_row[u] * m;
     }
-    for (int64_t u = 0; u < width; ++u) y[r * width + u] = x[r * width + u] * mult[u];
   }
 }
 

@@ -25,6 +25,8 @@ class DropoutLayer final : public Layer {
   // The keep/drop decision for one element (exposed for tests).
   static bool keep(uint64_t layer_key, int64_t global_row, int64_t unit, float rate);
   static uint64_t layer_key(const StepContext& ctx, int layer_index);
+  // The smallest 24-bit draw that keep() keeps at this rate (2^24: none).
+  static uint64_t keep_threshold(float rate);
 
  protected:
   Shape build_impl(const Shape& input_shape, ParameterStore&) override { return input_shape; }
