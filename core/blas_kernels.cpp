@@ -57,6 +57,9 @@ std::string blas_description() {
   } else if (forced != nullptr) {
     text += std::string(" (OPENBLAS_CORETYPE=") + forced + ")";
   }
+  // 2: OpenMP, one libgomp team with lockstep's own loops (core/parallel.h).
+  const int parallel = openblas_get_parallel();
+  text += parallel == 2 ? "; OpenMP threads" : parallel == 1 ? "; pthreads" : "; single-threaded";
   return text;
 }
 

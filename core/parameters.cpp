@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/random.h"
 
 namespace lockstep {
@@ -125,7 +126,10 @@ void ParameterStore::initialize(uint64_t seed) {
 }
 
 void ParameterStore::zero_grads() {
-  if (trainable_size_ > 0) std::memset(trainable_grads(), 0, trainable_size_ * sizeof(float));
+  float* grads = trainable_grads();
+  parallel_ranges(static_cast<int64_t>(trainable_size_), 64, [grads](int64_t begin, int64_t end) {
+    std::memset(grads + begin, 0, static_cast<size_t>(end - begin) * sizeof(float));
+  });
 }
 
 void ParameterStore::place_trainable(float* values, float* grads) {

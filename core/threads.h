@@ -1,5 +1,8 @@
-// One thread pool per rank: OpenBLAS' own. lockstep's element-wise code is
-// single-threaded, so nothing competes with it.
+// One thread pool per rank. Built with OpenMP (the default, CMakeLists.txt),
+// it is the libgomp team that OpenBLAS' OpenMP build runs products on and
+// that the optimizer step and gradient zeroing are split over
+// (core/parallel.h); otherwise it is OpenBLAS' own and everything else runs
+// on the calling thread. Either way nothing competes with it.
 #pragma once
 
 #include <cstdint>

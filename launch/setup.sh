@@ -7,6 +7,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
+          libopenblas-openmp-dev
           libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev
           dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc)
 if [[ "${1:-}" == "--bench" ]]; then
