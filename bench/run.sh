@@ -36,7 +36,9 @@
 #   OUT        file for the raw JSON lines (default: a temporary file)
 # PyTorch gets OMP_WAIT_POLICY=PASSIVE at 2 threads (without it its OpenMP pool
 # and OpenBLAS's spin against each other: 4,400 instead of 13,300 samples/s on
-# mlp1024); lockstep has one pool (OpenBLAS's) and needs no variable.
+# mlp1024); lockstep has one pool (libgomp's, shared with OpenBLAS' OpenMP
+# build) and runs with no variable: PASSIVE would put that pool to sleep
+# between products (fashion_mlp at 2 threads: 20% slower).
 # OPENBLAS_CORETYPE (e.g. SkylakeX) is passed through to both: they use the
 # same OpenBLAS library (PyTorch via libblas.so.3). Unset, and OpenBLAS falls
 # back to Prescott on this CPU, both get the core type trainer selects.
@@ -110,9 +112,9 @@ dist_cases=(
 # tag JSON-lines: appends each line of stdin with the row tag in front.
 tag() { sed "s#^{#{\"row\": \"$1\", \"round\": $2, #" >>"$out"; }
 
-threads_env() {  # one pool per framework, $1 threads
+threads_env() {  # $1 threads; $2 = torch: PyTorch's two pools need PASSIVE
   local env=(OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1" MKL_NUM_THREADS="$1")
-  (($1 > 1)) && env+=(OMP_WAIT_POLICY=PASSIVE)
+  (($1 > 1)) && [[ ${2:-} == torch ]] && env+=(OMP_WAIT_POLICY=PASSIVE)
   echo "${env[@]}"
 }
 
@@ -122,7 +124,7 @@ run_single() {  # round name config batch threads steps
   local ls=(env $(threads_env "$thr") "$build/bin/bench_train" --config "$cfg" --batch "$batch" --threads "$thr"
             --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
   # shellcheck disable=SC2046
-  local pt=(env $(threads_env "$thr") "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch"
+  local pt=(env $(threads_env "$thr" torch) "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch"
             --threads "$thr" --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
   if ((torch_ok == 0)); then
     "${ls[@]}" | tag "$row" "$r"
