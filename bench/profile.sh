@@ -18,6 +18,8 @@
 #   loss              softmax + cross-entropy (Loss, expf/logf)
 #   copies, zeroing   memcpy/memmove/memset: the batch gather, the bias broadcast
 #                     before the forward product, zeroing the gradient arena
+#   pool threads waiting  libgomp: the pool's other threads spinning between
+#                     parallel regions while the calling thread works alone
 #   rest              everything else (step bookkeeping, kernel)
 # and printed as % of the samples and ms per step (the step time is the
 # median of a separate timed run of bench_train just before). Needs perf
@@ -45,7 +47,7 @@ trap 'rm -f "$data"' EXIT
 perf record -q -e cpu-clock -F 2999 -D 1500 -o "$data" \
   "$bench" --config "$config" --batch "$batch" --threads "$threads" --no-gemm --repeats 1 --steps "$steps" \
   --warmup 0 >/dev/null 2>&1
-perf report -i "$data" --stdio --no-children --sort symbol --percent-limit 0 2>/dev/null |
+perf report -i "$data" --stdio --no-children --sort dso,symbol --percent-limit 0 2>/dev/null |
   python3 -c '
 import re, sys
 ms, config, batch, threads = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -57,15 +59,18 @@ groups = [
     ("optimizer", r"Optimizer::(step|update|apply)"),
     ("loss", r"Loss::|expf|logf|exp_|log_"),
     ("copies, zeroing", r"memmove|memcpy|memset"),
+    ("pool threads waiting", r"^libgomp"),
 ]
 share = {g: 0.0 for g, _ in groups}
 share["rest"] = 0.0
 top = []
 for line in sys.stdin:
-    m = re.match(r"\s+([0-9.]+)%\s+\[[.k]\]\s+(.*?)\s*$", line)
+    m = re.match(r"\s+([0-9.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*?)\s*$", line)
     if not m:
         continue
-    pct, sym = float(m.group(1)), m.group(2).rstrip(" -")
+    pct, dso, sym = float(m.group(1)), m.group(2), m.group(3).rstrip(" -")
+    if sym.startswith("0x"):
+        sym = dso + " " + sym  # stripped library: say which
     for g, rx in groups:
         if re.search(rx, sym):
             share[g] += pct
@@ -76,10 +81,12 @@ for line in sys.stdin:
 print("profile of one training step: %s, batch %s, %s thread(s), %.3f ms per step (perf cpu-clock samples)"
       % (config, batch, threads, ms))
 print()
-print("| part of the step | share | ms per step |")
+# With T threads the samples are of T threads, so a share is of T x the step
+# time: ms per step below is thread-time (summed over the threads).
+print("| part of the step | share of the samples | thread-ms per step |")
 print("|---|---:|---:|")
 for g in [g for g, _ in groups] + ["rest"]:
-    print("| %s | %.1f%% | %.4f |" % (g, share[g], ms * share[g] / 100))
+    print("| %s | %.1f%% | %.4f |" % (g, share[g], int(threads) * ms * share[g] / 100))
 print()
 print("top functions (self time):")
 for pct, sym in sorted(top, reverse=True)[:12]:
