@@ -11,7 +11,7 @@ unset OPENBLAS_CORETYPE
 blas() { "$@" | grep '^BLAS: '; }
 
 pinned=$(OPENBLAS_CORETYPE=Haswell blas "$TRAINER" summary "$config")
-[[ $pinned == "BLAS: OpenBLAS "*", Haswell kernels (OPENBLAS_CORETYPE=Haswell); "*" threads" ]] && pass || fail "pin ignored: $pinned"
+[[ $pinned == "BLAS: OpenBLAS "*", Haswell kernels (OPENBLAS_CORETYPE=Haswell); "* ]] && pass || fail "pin ignored: $pinned"
 
 own=$(LOCKSTEP_BLAS_AUTO=0 blas "$TRAINER" summary "$config")
 auto=$(blas "$TRAINER" summary "$config")
