@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace lockstep {
 // The rank's compute threads: what large matrix products use.
@@ -25,4 +26,13 @@ constexpr int64_t kThreadedProductMinMultiplyAdds = int64_t{4} << 20;
 // given thread count. (Different thread counts can differ in the last bits:
 // OpenBLAS blocks a threaded product differently from a single-threaded one.)
 void threads_for_product(int64_t m, int64_t n, int64_t k);
+
+// The thread count to run with when `requested` threads per rank were asked
+// for (0: none) and `fair` fill this rank's share of the node's cores. With
+// the OpenMP pool, whose idle threads spin while they wait, more than the
+// fair share only slows every rank down (fashion_mlp, 2 ranks x 2 threads on
+// 2 cores: 6.7 k instead of 193 k samples/s), so the count is capped at
+// `fair` and `why` says so, unless OMP_WAIT_POLICY=PASSIVE asks libgomp not
+// to spin. Without OpenMP (OpenBLAS' pthreads yield), `requested` stands.
+int threads_within_share(int requested, int fair, std::string* why);
 }  // namespace lockstep

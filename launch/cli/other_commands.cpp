@@ -35,7 +35,7 @@ int run_evaluate(const Args& args, Runtime& runtime) {
   Communicator& world = runtime.world();
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
-  set_compute_threads(config.threads() > 0 ? config.threads() : runtime.default_threads());
+  set_rank_threads(config, runtime);
   const std::string path = model_file(args);
   const CheckpointContents ckpt = read_checkpoint(path);
   // The checkpoint's own model is the one that was trained.

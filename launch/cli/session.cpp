@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "train.pb.h"
 
 namespace lockstep::cli {
@@ -64,6 +66,12 @@ void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& m
                 "the model takes samples of shape " + shape_string(model.input_shape()) + " but " + field + " (" +
                     data.source + ") has samples of shape " + shape_string(data.sample_shape),
                 kExitInput);
+}
+
+void set_rank_threads(const TrainConfig& config, Runtime& runtime) {
+  std::string why;
+  set_compute_threads(threads_within_share(config.threads(), runtime.default_threads(), &why));
+  if (!why.empty() && runtime.world().rank() == 0) std::fprintf(stderr, "warning: %s\n", why.c_str());
 }
 
 std::string run_file(const TrainConfig& config, const std::string& name) { return config.run_dir() + "/" + name; }

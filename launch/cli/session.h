@@ -11,6 +11,7 @@
 #include "core/dataset.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "distributed/runtime.h"
 #include "launch/cli/args.h"
 
 namespace lockstep::cli {
@@ -34,6 +35,11 @@ Data load_data(const ConfigFile& file, Communicator& world, bool need_train);
 
 // Checks that the data fits the model's input shape.
 void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field);
+
+// Sets the rank's compute threads: config.threads, or the rank's share of
+// the node's cores, capped at that share when oversubscribing would make the
+// thread pool spin against other ranks (rank 0 warns).
+void set_rank_threads(const TrainConfig& config, Runtime& runtime);
 
 std::string run_file(const TrainConfig& config, const std::string& name);
 void make_dirs(const std::string& path);

@@ -78,7 +78,7 @@ int run_train(const Args& args, Runtime& runtime) {
   const TrainConfig& config = file.config();
   check_same_config_everywhere(config, world);
   world.set_timeout_seconds(config.distributed().collective_timeout_seconds());
-  set_compute_threads(config.threads() > 0 ? config.threads() : runtime.default_threads());
+  set_rank_threads(config, runtime);
 
   Data data = load_data(file, world, true);
   auto model = located(file, [&] { return std::make_unique<Model>(config.model(), config.seed()); });
