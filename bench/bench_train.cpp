@@ -136,10 +136,16 @@ double startup_resident_mb() {
 // activations kept for backward, input batch included). Not counted: the data
 // set, and the framework's scratch (lockstep's dropout masks, BatchNorm's
 // normalised input, the two gradient ping-pong buffers).
-double model_state_mb(const lockstep::Model& model, const lockstep::Optimizer& optimizer, int64_t batch) {
+// Trainable values, without the arena's alignment padding.
+size_t trainable_values(const lockstep::Model& model) {
   size_t params = 0;
   for (const lockstep::ParameterInfo& p : model.parameters().entries())
     if (p.trainable) params += p.size;
+  return params;
+}
+
+double model_state_mb(const lockstep::Model& model, const lockstep::Optimizer& optimizer, int64_t batch) {
+  const size_t params = trainable_values(model);
   const size_t slots = optimizer.slot_names().size();
   int64_t widths = model.input_width();
   for (size_t i = 0; i < model.layer_count(); ++i) widths += model.layer(i).output_width();
@@ -282,9 +288,7 @@ int run(const Options& opt) {
       static_cast<double>(train.features.size() + train.labels.size()) * sizeof(float) / (1 << 20);
   const double state_mb = model_state_mb(*model, *optimizer, batch);
 
-  size_t params = 0;  // trainable values, without the arena's alignment padding
-  for (const lockstep::ParameterInfo& p : model->parameters().entries())
-    if (p.trainable) params += p.size;
+  const size_t params = trainable_values(*model);
   std::vector<Product> products = model_products(*model, batch);
   double flops_per_step = 0;
   for (const Product& p : products) flops_per_step += p.flops;

@@ -47,19 +47,16 @@ void DropoutLayer::forward(const StepContext& ctx, const float* x, float* y, int
   const float kept_scale = 1.0f / (1.0f - rate_);
   const uint64_t key = layer_key(ctx, index());
   const uint64_t threshold = keep_threshold(rate_);
-  // keep() unrolled so that it vectorises: splitmix64 of row_key + u * golden,
-  // whose top 24 bits are the draw. Its last step, z ^ (z >> 31), leaves the
-  // top 24 bits of z unchanged, so it is skipped.
+  // keep() in one loop that vectorises: the draw's top 24 bits compared in
+  // integers, mask and product together.
   for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t counter0 = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r)) + kGolden;
+    const uint64_t row_key = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r));
     float* mult = multiplier_.data() + r * width;
     const float* x_row = x + r * width;
     float* y_row = y + r * width;
     for (int64_t u = 0; u < width; ++u) {
-      uint64_t z = counter0 + static_cast<uint64_t>(u) * kGolden;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      const float m = (z >> 40) >= threshold ? kept_scale : 0.0f;
+      const uint64_t draw_bits = splitmix64(row_key + static_cast<uint64_t>(u) * kGolden);
+      const float m = (draw_bits >> 40) >= threshold ? kept_scale : 0.0f;
       mult[u] = m;
       y_row[u] = x_row[u] * m;
     }

@@ -22,13 +22,10 @@ namespace lockstep {
 constexpr int64_t kParallelMinPerThread = int64_t{1} << 15;
 
 // Calls f(begin, end) on disjoint ranges that cover [0, count), one per
-// thread; range boundaries are multiples of `align` (a vector block, or a
-// row). `work`: elements touched in all, when an item is more than one
-// (a channel of a batch).
+// thread; range boundaries are multiples of `align` (a vector block).
 template <class F>
-void parallel_ranges(int64_t count, int64_t align, F&& f, int64_t work = -1) {
-  if (work < 0) work = count;
-  int threads = static_cast<int>(std::min<int64_t>(compute_threads(), work / kParallelMinPerThread));
+void parallel_ranges(int64_t count, int64_t align, F&& f) {
+  int threads = static_cast<int>(std::min<int64_t>(compute_threads(), count / kParallelMinPerThread));
 #ifdef _OPENMP
   if (threads > 1) {
     const int64_t blocks = (count + align - 1) / align;
