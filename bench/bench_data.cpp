@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "core/error.h"
 #include "train.pb.h"
 

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 
 namespace lockstep {
 namespace {

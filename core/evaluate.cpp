@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/batching.h"
+#include "core/data/batching.h"
 
 namespace lockstep {
 

@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "core/communicator.h"
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "core/loss.h"
 #include "core/model.h"
 

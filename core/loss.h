@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/activations.h"
-#include "core/dataset.h"
+#include "core/layers/activation_functions.h"
+#include "core/data/dataset.h"
 
 namespace lockstep {
 

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <map>
 
-#include "core/activation_layer.h"
-#include "core/batch_norm.h"
+#include "core/layers/activation.h"
+#include "core/layers/batch_norm.h"
 #include "core/communicator.h"
-#include "core/dense.h"
+#include "core/layers/dense.h"
 #include "core/error.h"
-#include "core/layer_factory.h"
+#include "core/layers/layer_factory.h"
 
 namespace lockstep {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "core/activations.h"
+#include "core/layers/activation_functions.h"
 #include "core/communicator.h"  // complete type: ~Model destroys unique_ptr<Communicator>
 #include "core/gradient_sync.h"
-#include "core/layer.h"
+#include "core/layers/layer.h"
 #include "core/parameters.h"
 #include "model.pb.h"
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "core/batching.h"
+#include "core/data/batching.h"
 #include "core/error.h"
 #include "core/evaluate.h"
 

@@ -9,11 +9,11 @@
 
 #include "checkpoint.pb.h"
 #include "core/communicator.h"
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "core/gradient_sync.h"
 #include "core/loss.h"
 #include "core/model.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 #include "train.pb.h"
 
 namespace lockstep {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "core/error.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 
 namespace lockstep {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/communicator.h"
 #include "core/config.h"
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "distributed/runtime.h"

@@ -6,7 +6,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 #include "core/threads.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"

@@ -7,11 +7,11 @@
 #include <cstdlib>
 #include <new>
 
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "core/keras.h"
 #include "core/loss.h"
 #include "core/model.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
 #include "distributed/local_communicator.h"

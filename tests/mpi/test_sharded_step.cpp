@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 #include "distributed/bucketed_allreduce.h"
 #include "train.pb.h"
 

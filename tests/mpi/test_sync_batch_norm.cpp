@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/batch_norm.h"
+#include "core/layers/batch_norm.h"
 #include "core/communicator.h"
 #include "core/keras.h"
 #include "core/model.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/keras.h"
-#include "core/layer.h"
+#include "core/layers/layer.h"
 #include "core/model.h"
 #include "core/random.h"
 

@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/keras.h"
 #include "core/model.h"
-#include "core/optimizer.h"
+#include "core/optim/optimizer.h"
 #include "train.pb.h"
 
 namespace lockstep {

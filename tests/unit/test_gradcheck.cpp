@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "core/activations.h"
-#include "core/batch_norm.h"
-#include "core/dense.h"
-#include "core/dropout.h"
+#include "core/layers/activation_functions.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
 #include "core/keras.h"
 #include "core/loss.h"
 #include "core/model.h"
-#include "gradcheck_util.h"
+#include "tests/unit/gradcheck_util.h"
 
 namespace lockstep {
 namespace {

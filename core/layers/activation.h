@@ -1,0 +1,31 @@
+// Activation layer: y = f(x), no parameters. Caches nothing beyond the x and
+// y buffers the model keeps anyway.
+#pragma once
+
+#include "core/layers/activation_functions.h"
+#include "core/layers/layer.h"
+
+namespace lockstep {
+
+class ActivationLayer final : public Layer {
+ public:
+  ActivationLayer(std::string name, ActivationFn fn) : Layer(std::move(name)), fn_(fn) {}
+  const char* type_name() const override { return "Activation"; }
+  const ActivationFn& activation() const { return fn_; }
+
+  void forward(const StepContext&, const float* x, float* y, int64_t rows) override {
+    activation_forward(fn_, x, y, rows, input_width());
+  }
+  void backward(const StepContext&, const float* x, const float* y, const float* dy, float* dx,
+                int64_t rows) override {
+    if (dx) activation_backward(fn_, x, y, dy, dx, rows, input_width());
+  }
+
+ protected:
+  Shape build_impl(const Shape& input_shape, ParameterStore&) override { return input_shape; }
+
+ private:
+  ActivationFn fn_;
+};
+
+}  // namespace lockstep

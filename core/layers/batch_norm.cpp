@@ -1,0 +1,147 @@
+#include "core/layers/batch_norm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace lockstep {
+
+Shape BatchNormLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
+  if (input_shape.empty()) throw_input_error(name(), "BatchNormalization needs an input with a channel axis");
+  const int rank = static_cast<int>(input_shape.size());  // Keras' axis counts the batch axis too
+  if (options_.axis != -1 && options_.axis != rank)
+    throw_input_error(name(), "axis " + std::to_string(options_.axis) +
+                                  " is not supported: only the channel (last) axis, -1 or " + std::to_string(rank));
+  channels_ = input_shape.back();
+  const Shape c = {channels_};
+  if (options_.scale) gamma_id_ = store.declare(name() + "/gamma", c, true, {options_.gamma_initializer});
+  if (options_.center) beta_id_ = store.declare(name() + "/beta", c, true, {options_.beta_initializer});
+  moving_mean_id_ = store.declare(name() + "/moving_mean", c, false, {options_.moving_mean_initializer});
+  moving_var_id_ = store.declare(name() + "/moving_variance", c, false, {options_.moving_variance_initializer});
+  return input_shape;
+}
+
+void BatchNormLayer::bind(ParameterStore& store) {
+  if (gamma_id_ >= 0) gamma_ = store.value(gamma_id_), dgamma_ = store.grad(gamma_id_);
+  if (beta_id_ >= 0) beta_ = store.value(beta_id_), dbeta_ = store.grad(beta_id_);
+  moving_mean_ = store.value(moving_mean_id_);
+  moving_var_ = store.value(moving_var_id_);
+  forward_label_ = name() + " batch statistics (forward)";
+  backward_label_ = name() + " gradient sums (backward)";
+}
+
+void BatchNormLayer::reserve(int64_t max_rows) {
+  xhat_.assign(static_cast<size_t>(max_rows * input_width()), 0.0f);
+  moments_.assign(channels_, Moments{});
+  grad_sums_.assign(2 * channels_, 0.0);
+  inv_std_.assign(channels_, 0.0f);
+  scale_.assign(channels_, 0.0f);
+  shift_.assign(channels_, 0.0f);
+  mean_.assign(channels_, 0.0);
+}
+
+// Two passes in double over the local values (mean, then squared deviations)
+// give moments that stay exact for features like mean 1e4, std 1e-2; ranks
+// then merge (count, mean, M2) the Chan way instead of adding raw sums of
+// squares, which would cancel catastrophically.
+void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
+  const int64_t C = channels_;
+  double* sum = grad_sums_.data();
+  std::fill(sum, sum + C, 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < C; ++c) sum[c] += x[i * C + c];
+  // Per-channel values in plain arrays (not the Moments structs) so the
+  // inner loops over channels vectorise.
+  double* mean = mean_.data();
+  for (int64_t c = 0; c < C; ++c) mean[c] = m ? sum[c] / m : 0.0;
+  std::fill(sum, sum + C, 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      const double d = x[i * C + c] - mean[c];
+      sum[c] += d * d;
+    }
+  for (int64_t c = 0; c < C; ++c) moments_[c] = Moments{static_cast<double>(m), mean[c], sum[c]};
+  if (comm_) comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
+  global_count_ = C > 0 ? moments_[0].count : 0;
+  for (int64_t c = 0; c < C; ++c) mean[c] = moments_[c].mean;
+}
+
+void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, int64_t rows) {
+  const int64_t C = channels_;
+  const int64_t m = rows * (input_width() / C);  // values per channel on this rank
+  if (ctx.training) {
+    compute_batch_statistics(x, m);
+    const float keep = options_.momentum, blend = 1.0f - options_.momentum;
+    for (int64_t c = 0; c < C; ++c) {
+      const double var = global_count_ > 0 ? moments_[c].m2 / global_count_ : 0.0;
+      const float mean = static_cast<float>(mean_[c]);
+      inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + options_.epsilon));
+      if (global_count_ > 0) {  // an all-empty batch must not move the statistics
+        moving_mean_[c] = keep * moving_mean_[c] + blend * mean;
+        moving_var_[c] = keep * moving_var_[c] + blend * static_cast<float>(var);
+      }
+      scale_[c] = gamma_ ? gamma_[c] : 1.0f;
+      shift_[c] = beta_ ? beta_[c] : 0.0f;
+    }
+    const double* mean = mean_.data();
+    const float *inv_std = inv_std_.data(), *gamma = scale_.data(), *beta = shift_.data();
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < C; ++c) {
+        // Subtract the mean in double: rounded to float, a mean of 1e4 is off
+        // by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
+        const float xhat = static_cast<float>((x[i * C + c] - mean[c]) * inv_std[c]);
+        xhat_[i * C + c] = xhat;
+        y[i * C + c] = gamma[c] * xhat + beta[c];
+      }
+  } else {
+    // (x - mean) * scale + beta rather than TF's folded x * scale + shift:
+    // folding cancels catastrophically for features like mean 1e4, std 1e-2.
+    for (int64_t c = 0; c < C; ++c) {
+      const float inv_std = 1.0f / std::sqrt(moving_var_[c] + options_.epsilon);
+      scale_[c] = (gamma_ ? gamma_[c] : 1.0f) * inv_std;
+      shift_[c] = beta_ ? beta_[c] : 0.0f;
+    }
+    const float *mean = moving_mean_, *scale = scale_.data(), *beta = shift_.data();
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < C; ++c) y[i * C + c] = (x[i * C + c] - mean[c]) * scale[c] + beta[c];
+  }
+}
+
+// With M values per channel over the (global) batch:
+//   dbeta  = Σ dy,  dgamma = Σ dy·xhat           (local sums: the gradient
+//                                                  all-reduce adds the ranks)
+//   dx = gamma·inv_std · (dy − Σ_g dy / M − xhat · Σ_g dy·xhat / M)
+// where Σ_g sums over the whole group (one collective of 2·C doubles).
+void BatchNormLayer::backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,
+                              int64_t rows) {
+  const int64_t C = channels_;
+  const int64_t m = rows * (input_width() / C);
+  double* sum_dy = grad_sums_.data();
+  double* sum_dy_xhat = grad_sums_.data() + C;
+  std::fill(grad_sums_.begin(), grad_sums_.end(), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      sum_dy[c] += dy[i * C + c];
+      sum_dy_xhat[c] += static_cast<double>(dy[i * C + c]) * xhat_[i * C + c];
+    }
+  for (int64_t c = 0; c < C; ++c) {
+    if (dgamma_) dgamma_[c] += static_cast<float>(sum_dy_xhat[c]);
+    if (dbeta_) dbeta_[c] += static_cast<float>(sum_dy[c]);
+  }
+  if (!dx) return;
+  if (comm_) comm_->allreduce_sum(grad_sums_.data(), grad_sums_.size(), backward_label_.c_str());
+  if (global_count_ <= 0) return;
+  const double inv_m = 1.0 / global_count_;
+  for (int64_t c = 0; c < C; ++c) {
+    scale_[c] = (gamma_ ? gamma_[c] : 1.0f) * inv_std_[c];
+    sum_dy[c] *= inv_m;
+    sum_dy_xhat[c] *= inv_m;
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t c = 0; c < C; ++c)
+      dx[i * C + c] = scale_[c] * (dy[i * C + c] - static_cast<float>(sum_dy[c]) -
+                                   xhat_[i * C + c] * static_cast<float>(sum_dy_xhat[c]));
+}
+
+}  // namespace lockstep

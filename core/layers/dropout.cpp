@@ -1,0 +1,76 @@
+#include "core/layers/dropout.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/random.h"
+
+namespace lockstep {
+
+uint64_t DropoutLayer::layer_key(const StepContext& ctx, int layer_index) {
+  uint64_t key = hash_combine(ctx.seed, 0x64726F706F7574ull);  // "dropout"
+  key = hash_combine(key, static_cast<uint64_t>(ctx.epoch));
+  key = hash_combine(key, static_cast<uint64_t>(ctx.step));
+  return hash_combine(key, static_cast<uint64_t>(layer_index));
+}
+
+namespace {
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+constexpr float kInv24 = 1.0f / 16777216.0f;
+}  // namespace
+
+bool DropoutLayer::keep(uint64_t layer_key, int64_t global_row, int64_t unit, float rate) {
+  const uint64_t row_key = hash_combine(layer_key, static_cast<uint64_t>(global_row));
+  return uniform_from_bits(splitmix64(row_key + static_cast<uint64_t>(unit) * kGolden)) >= rate;
+}
+
+// k * 2^-24 is exact in float and increasing in k, so the float test
+// draw >= rate equals the integer test (draw's 24 bits) >= this threshold.
+uint64_t DropoutLayer::keep_threshold(float rate) {
+  uint64_t k = static_cast<uint64_t>(std::ceil(static_cast<double>(rate) * 16777216.0));
+  while (k > 0 && static_cast<float>(k - 1) * kInv24 >= rate) --k;
+  while (k <= 16777216 && !(static_cast<float>(k) * kInv24 >= rate)) ++k;
+  return k;
+}
+
+void DropoutLayer::reserve(int64_t max_rows) {
+  multiplier_.assign(static_cast<size_t>(max_rows * input_width()), 0.0f);
+}
+
+void DropoutLayer::forward(const StepContext& ctx, const float* x, float* y, int64_t rows) {
+  const int64_t width = input_width();
+  active_ = ctx.training && rate_ > 0.0f;
+  if (!active_) {
+    if (y != x) std::memcpy(y, x, sizeof(float) * rows * width);
+    return;
+  }
+  const float kept_scale = 1.0f / (1.0f - rate_);
+  const uint64_t key = layer_key(ctx, index());
+  const uint64_t threshold = keep_threshold(rate_);
+  // keep() in one loop that vectorises: the draw's top 24 bits compared in
+  // integers, mask and product together.
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t row_key = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r));
+    float* mult = multiplier_.data() + r * width;
+    const float* x_row = x + r * width;
+    float* y_row = y + r * width;
+    for (int64_t u = 0; u < width; ++u) {
+      const uint64_t draw_bits = splitmix64(row_key + static_cast<uint64_t>(u) * kGolden);
+      const float m = (draw_bits >> 40) >= threshold ? kept_scale : 0.0f;
+      mult[u] = m;
+      y_row[u] = x_row[u] * m;
+    }
+  }
+}
+
+void DropoutLayer::backward(const StepContext&, const float*, const float*, const float* dy, float* dx, int64_t rows) {
+  if (!dx) return;
+  const int64_t n = rows * input_width();
+  if (!active_) {
+    if (dx != dy) std::memcpy(dx, dy, sizeof(float) * n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * multiplier_[i];
+}
+
+}  // namespace lockstep

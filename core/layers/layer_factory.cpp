@@ -1,0 +1,105 @@
+#include "core/layers/layer_factory.h"
+
+#include <cmath>
+
+#include "core/layers/activation.h"
+#include "core/layers/batch_norm.h"
+#include "core/layers/dense.h"
+#include "core/layers/dropout.h"
+#include "core/error.h"
+
+namespace lockstep {
+namespace {
+
+constexpr const char* kKnownLayers = "dense, batch_normalization, activation, dropout";
+
+void check_initializer(const std::string& name, const std::string& field) {
+  if (is_known_initializer(name)) return;
+  std::string known;
+  for (const auto& k : known_initializers()) known += (known.empty() ? "" : ", ") + k;
+  throw_input_error(field, "unknown initializer '" + name + "' (known: " + known + ")");
+}
+
+std::unique_ptr<Layer> make_dense(const Dense& d, const std::string& name, const std::string& field) {
+  if (!d.has_units()) throw_input_error(field + ".units", "missing: Dense needs the number of units");
+  if (d.units() <= 0) throw_input_error(field + ".units", "must be > 0, got " + std::to_string(d.units()));
+  DenseOptions o;
+  o.units = d.units();
+  o.activation = parse_activation(d.activation(), false, 0, field + ".activation");
+  o.use_bias = d.use_bias();
+  check_initializer(d.kernel_initializer(), field + ".kernel_initializer");
+  check_initializer(d.bias_initializer(), field + ".bias_initializer");
+  o.kernel_initializer = d.kernel_initializer();
+  o.bias_initializer = d.bias_initializer();
+  return std::make_unique<DenseLayer>(name, std::move(o));
+}
+
+std::unique_ptr<Layer> make_batch_norm(const BatchNormalization& b, const std::string& name,
+                                       const std::string& field) {
+  if (!(b.momentum() >= 0.0f && b.momentum() <= 1.0f))
+    throw_input_error(field + ".momentum", "must be in [0, 1], got " + std::to_string(b.momentum()));
+  if (!(b.epsilon() > 0.0f) || !std::isfinite(b.epsilon()))
+    throw_input_error(field + ".epsilon", "must be > 0, got " + std::to_string(b.epsilon()));
+  // 0 is the batch axis; other negative axes than -1 are not the channel axis.
+  // (Whether a positive axis is the last one is checked when the layer is built.)
+  if (b.axis() == 0 || b.axis() < -1)
+    throw_input_error(field + ".axis", "axis " + std::to_string(b.axis()) +
+                                           " is not supported: only the channel (last) axis, -1 or the input rank");
+  if (b.sync_group_size() < 0)
+    throw_input_error(field + ".sync_group_size", "must be >= 0 (0 = all ranks), got " +
+                                                     std::to_string(b.sync_group_size()));
+  BatchNormOptions o;
+  o.axis = b.axis();
+  o.momentum = b.momentum();
+  o.epsilon = b.epsilon();
+  o.center = b.center();
+  o.scale = b.scale();
+  check_initializer(b.beta_initializer(), field + ".beta_initializer");
+  check_initializer(b.gamma_initializer(), field + ".gamma_initializer");
+  check_initializer(b.moving_mean_initializer(), field + ".moving_mean_initializer");
+  check_initializer(b.moving_variance_initializer(), field + ".moving_variance_initializer");
+  o.beta_initializer = b.beta_initializer();
+  o.gamma_initializer = b.gamma_initializer();
+  o.moving_mean_initializer = b.moving_mean_initializer();
+  o.moving_variance_initializer = b.moving_variance_initializer();
+  o.synchronized = b.synchronized();
+  o.sync_group_size = b.sync_group_size();
+  return std::make_unique<BatchNormLayer>(name, std::move(o));
+}
+
+}  // namespace
+
+std::string layer_name_prefix(const LayerSpec& spec, const std::string& field) {
+  switch (spec.layer_case()) {
+    case LayerSpec::kDense: return "dense";
+    case LayerSpec::kBatchNormalization: return "batch_normalization";
+    case LayerSpec::kActivation: return "activation";
+    case LayerSpec::kDropout: return "dropout";
+    case LayerSpec::LAYER_NOT_SET: break;
+  }
+  throw_input_error(field, std::string("no layer type given (known: ") + kKnownLayers + ")");
+}
+
+std::unique_ptr<Layer> make_layer(const LayerSpec& spec, const std::string& name, const std::string& field) {
+  switch (spec.layer_case()) {
+    case LayerSpec::kDense: return make_dense(spec.dense(), name, field + ".dense");
+    case LayerSpec::kBatchNormalization:
+      return make_batch_norm(spec.batch_normalization(), name, field + ".batch_normalization");
+    case LayerSpec::kActivation: {
+      const Activation& a = spec.activation();
+      if (!a.has_activation()) throw_input_error(field + ".activation.activation", "missing: name an activation");
+      return std::make_unique<ActivationLayer>(
+          name, parse_activation(a.activation(), a.has_alpha(), a.alpha(), field + ".activation.activation"));
+    }
+    case LayerSpec::kDropout: {
+      const float rate = spec.dropout().rate();
+      if (!(rate >= 0.0f && rate < 1.0f))
+        throw_input_error(field + ".dropout.rate", "must be in [0, 1), got " + std::to_string(rate));
+      return std::make_unique<DropoutLayer>(name, rate);
+    }
+    case LayerSpec::LAYER_NOT_SET: break;
+  }
+  throw_input_error(field, std::string("no layer type given (known: ") + kKnownLayers + ")");
+}
+
+}  // namespace lockstep
