@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "core/layers/activation.h"
-#include "core/layers/batch_norm.h"
 #include "core/communicator.h"
-#include "core/layers/dense.h"
 #include "core/error.h"
 #include "core/layers/layer_factory.h"
 
@@ -64,9 +61,7 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
 void Model::connect(Communicator& world, bool force_sync) {
   std::map<int, Communicator*> by_group_size;
   for (auto& l : layers_) {
-    auto* bn = dynamic_cast<BatchNormLayer*>(l.get());
-    if (!bn || !(bn->options().synchronized || force_sync)) continue;
-    int k = bn->options().sync_group_size;
+    int k = l->communication_group_size(force_sync);
     if (k == 0 || k >= world.size()) k = world.size();
     if (k <= 1) continue;  // local statistics
     if (!by_group_size.count(k)) {
@@ -77,20 +72,16 @@ void Model::connect(Communicator& world, bool force_sync) {
         by_group_size[k] = group_comms_.back().get();
       }
     }
-    bn->set_communicator(by_group_size[k]);
+    l->set_communicator(by_group_size[k]);
   }
 }
 
 ActivationKind Model::final_activation() const {
-  const Layer& last = *layers_.back();
-  if (auto* a = dynamic_cast<const ActivationLayer*>(&last)) return a->activation().kind;
-  if (auto* d = dynamic_cast<const DenseLayer*>(&last)) return d->activation().kind;
-  return ActivationKind::kLinear;
+  return layers_.back()->output_activation();
 }
 
 void Model::fuse_final_activation() {
-  fused_output_ = true;
-  if (auto* d = dynamic_cast<DenseLayer*>(layers_.back().get())) d->set_gradient_is_preactivation(true);
+  layers_.back()->fuse_output_activation();
 }
 
 void Model::reserve(int64_t max_rows) {
@@ -131,11 +122,8 @@ const float* Model::forward(const StepContext& ctx, const float* input, int64_t 
 }
 
 void Model::backward(const StepContext& ctx, const float* grad_output, int64_t rows, GradientSync* sync) {
-  size_t top = layers_.size();
-  // A fused final Activation layer: the loss already produced dL/d(its input).
-  if (fused_output_ && dynamic_cast<ActivationLayer*>(layers_.back().get())) --top;
   const float* dy = grad_output;
-  for (size_t i = top; i-- > 0;) {
+  for (size_t i = layers_.size(); i-- > 0;) {
     const float* x = i == 0 ? last_input_ : activations_[i - 1].data();
     float* dx = i == 0 ? nullptr : (dy == grad_a_.data() ? grad_b_.data() : grad_a_.data());
     layers_[i]->backward(ctx, x, activations_[i].data(), dy, dx, rows);

@@ -76,7 +76,6 @@ class Model {
   std::vector<std::unique_ptr<Communicator>> group_comms_;
   const float* last_input_ = nullptr;
   int64_t reserved_rows_ = 0;
-  bool fused_output_ = false;
 };
 
 }  // namespace lockstep

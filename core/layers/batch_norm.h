@@ -35,6 +35,9 @@ class BatchNormLayer final : public Layer {
 
   void bind(ParameterStore& store) override;
   void reserve(int64_t max_rows) override;
+  int communication_group_size(bool sync_by_default) const override {
+    return options_.synchronized || sync_by_default ? options_.sync_group_size : 1;
+  }
   void set_communicator(Communicator* comm) override { comm_ = comm; }
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;
   void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,

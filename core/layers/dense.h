@@ -29,9 +29,10 @@ class DenseLayer final : public Layer {
                 int64_t rows) override;
 
   const ActivationFn& activation() const { return options_.activation; }
+  ActivationKind output_activation() const override { return options_.activation.kind; }
   // The loss supplies dL/dz directly (fused softmax/sigmoid cross-entropy):
   // backward then skips the activation's derivative.
-  void set_gradient_is_preactivation(bool fused) { fused_output_ = fused; }
+  void fuse_output_activation() override { fused_output_ = true; }
 
  protected:
   Shape build_impl(const Shape& input_shape, ParameterStore& store) override;

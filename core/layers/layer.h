@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/layers/activation_functions.h"
 #include "core/parameters.h"
 #include "core/shape.h"
 
@@ -44,8 +45,17 @@ class Layer {
   virtual void bind(ParameterStore& store) {}
   // Size caches for up to max_rows rows.
   virtual void reserve(int64_t max_rows) {}
-  // Communication for layers that need it (synchronized BatchNormalization).
+  // Layers whose statistics span several ranks' batches (synchronized
+  // BatchNormalization) say over how many consecutive ranks: 0 = all ranks
+  // of the job, k = groups of k, 1 = this rank alone (every other layer).
+  // `sync_by_default`: the run's distributed.sync_batch_norm.
+  virtual int communication_group_size(bool sync_by_default) const { return 1; }
+  // The communicator for that group (when the group has several ranks).
   virtual void set_communicator(Communicator* comm) {}
+  // The activation the layer ends with: a loss may fold its derivative in.
+  virtual ActivationKind output_activation() const { return ActivationKind::kLinear; }
+  // From now on backward receives dL/d(input of that activation) as dy.
+  virtual void fuse_output_activation() {}
   // Index of this layer in its model (keys dropout masks).
   void set_index(int index) { index_ = index; }
 
