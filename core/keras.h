@@ -6,6 +6,11 @@
 //   model.add(keras::Activation("tanh"));
 //   model.add(keras::Dropout(0.5));
 //   Model m(model.spec());
+// and for images (channels last):
+//   keras::Sequential cnn({28, 28, 1});
+//   cnn.add(keras::Conv2D(32, 3).padding("same"));
+//   cnn.add(keras::MaxPooling2D(2));
+//   cnn.add(keras::Flatten());
 #pragma once
 
 #include <cstdint>
@@ -73,6 +78,82 @@ class Dropout {
  public:
   explicit Dropout(float rate) { spec_.mutable_dropout()->set_rate(rate); }
   Dropout& name(const std::string& n) { return spec_.set_name(n), *this; }
+  operator LayerSpec() const { return spec_; }
+
+ private:
+  LayerSpec spec_;
+};
+
+class Conv2D {
+ public:
+  // kernel_size: one number (square) or two (height, width), as in Keras.
+  Conv2D(int filters, std::initializer_list<int> kernel_size) {
+    c()->set_filters(filters);
+    for (int k : kernel_size) c()->add_kernel_size(k);
+  }
+  Conv2D(int filters, int kernel_size) : Conv2D(filters, {kernel_size}) {}
+  Conv2D& strides(std::initializer_list<int> s) {
+    for (int v : s) c()->add_strides(v);
+    return *this;
+  }
+  Conv2D& strides(int s) { return strides({s}); }
+  Conv2D& padding(const std::string& p) { return c()->set_padding(p), *this; }
+  Conv2D& dilation_rate(std::initializer_list<int> d) {
+    for (int v : d) c()->add_dilation_rate(v);
+    return *this;
+  }
+  Conv2D& dilation_rate(int d) { return dilation_rate({d}); }
+  Conv2D& activation(const std::string& a) { return c()->set_activation(a), *this; }
+  Conv2D& use_bias(bool b) { return c()->set_use_bias(b), *this; }
+  Conv2D& kernel_initializer(const std::string& s) { return c()->set_kernel_initializer(s), *this; }
+  Conv2D& bias_initializer(const std::string& s) { return c()->set_bias_initializer(s), *this; }
+  Conv2D& name(const std::string& n) { return spec_.set_name(n), *this; }
+  operator LayerSpec() const { return spec_; }
+
+ private:
+  lockstep::Conv2D* c() { return spec_.mutable_conv2d(); }
+  LayerSpec spec_;
+};
+
+// MaxPooling2D and AveragePooling2D: pool_size and strides as in Keras
+// (strides default to the pool size).
+template <class Spec, Spec* (LayerSpec::*Mutable)()>
+class Pooling2D {
+ public:
+  explicit Pooling2D(std::initializer_list<int> pool_size = {2}) {
+    for (int v : pool_size) p()->add_pool_size(v);
+  }
+  explicit Pooling2D(int pool_size) : Pooling2D({pool_size}) {}
+  Pooling2D& strides(std::initializer_list<int> s) {
+    for (int v : s) p()->add_strides(v);
+    return *this;
+  }
+  Pooling2D& strides(int s) { return strides({s}); }
+  Pooling2D& padding(const std::string& pad) { return p()->set_padding(pad), *this; }
+  Pooling2D& name(const std::string& n) { return spec_.set_name(n), *this; }
+  operator LayerSpec() const { return spec_; }
+
+ private:
+  Spec* p() { return (spec_.*Mutable)(); }
+  LayerSpec spec_;
+};
+using MaxPooling2D = Pooling2D<lockstep::MaxPooling2D, &LayerSpec::mutable_max_pooling2d>;
+using AveragePooling2D = Pooling2D<lockstep::AveragePooling2D, &LayerSpec::mutable_average_pooling2d>;
+
+class GlobalAveragePooling2D {
+ public:
+  GlobalAveragePooling2D() { spec_.mutable_global_average_pooling2d(); }
+  GlobalAveragePooling2D& name(const std::string& n) { return spec_.set_name(n), *this; }
+  operator LayerSpec() const { return spec_; }
+
+ private:
+  LayerSpec spec_;
+};
+
+class Flatten {
+ public:
+  Flatten() { spec_.mutable_flatten(); }
+  Flatten& name(const std::string& n) { return spec_.set_name(n), *this; }
   operator LayerSpec() const { return spec_; }
 
  private:

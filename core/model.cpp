@@ -33,8 +33,8 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
     const int first = static_cast<int>(params_.entries().size());
     try {
       shape = layer->build(shape, params_);
-    } catch (const Error& e) {
-      throw Error(where, e.message(), e.exit_code());
+    } catch (const Error& e) {  // the config path; the message names the layer
+      throw Error(where, name + " (" + layer->type_name() + "): " + e.message(), e.exit_code());
     }
     param_ids.emplace_back(first, static_cast<int>(params_.entries().size()));
     layers_.push_back(std::move(layer));

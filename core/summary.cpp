@@ -1,6 +1,8 @@
 #include "core/summary.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "core/model.h"
 
@@ -16,13 +18,16 @@ std::string with_thousands(int64_t n) {
 }
 
 std::string model_summary(const Model& model) {
-  // Keras wraps long names into a 28-character column; a wider column keeps
-  // every layer on one line.
-  const char* row = " %-44s %-22s %-12s\n";
-  const std::string rule(80, '_'), double_rule(80, '=');
+  // Keras wraps long names into a 28-character column; a column as wide as
+  // the longest "name (Type)" keeps every layer on one line.
+  size_t label_width = 44;
+  for (size_t i = 0; i < model.layer_count(); ++i)
+    label_width = std::max(label_width, model.layer(i).name().size() + std::strlen(model.layer(i).type_name()) + 3);
+  const std::string row = " %-" + std::to_string(label_width) + "s %-22s %-12s\n";
+  const std::string rule(label_width + 36, '_'), double_rule(label_width + 36, '=');
   std::string out = "Model: \"" + model.name() + "\"\n" + rule + "\n";
   char line[256];
-  std::snprintf(line, sizeof line, row, "Layer (type)", "Output Shape", "Param #");
+  std::snprintf(line, sizeof line, row.c_str(), "Layer (type)", "Output Shape", "Param #");
   out += line + double_rule + "\n";
   const ParameterStore& params = model.parameters();
   int64_t trainable = 0, frozen = 0;
@@ -35,7 +40,7 @@ std::string model_summary(const Model& model) {
         (p.trainable ? trainable : frozen) += static_cast<int64_t>(p.size);
       }
     const std::string label = layer.name() + " (" + layer.type_name() + ")";
-    std::snprintf(line, sizeof line, row, label.c_str(), keras_shape(layer.output_shape()).c_str(),
+    std::snprintf(line, sizeof line, row.c_str(), label.c_str(), keras_shape(layer.output_shape()).c_str(),
                   std::to_string(count).c_str());
     out += line;
     if (i + 1 < model.layer_count()) out += "\n";

@@ -55,6 +55,33 @@ TEST(ModelBuild, ArticleModelSummaryCountsParameters) {
   EXPECT_EQ(with_thousands(0), "0");
 }
 
+// Keras' model.summary() of the same network: input 28x28x1 -> Conv2D(8, 3,
+// same) -> BN -> ReLU -> MaxPooling2D(2) -> Conv2D(16, 3) -> BN ->
+// GlobalAveragePooling2D -> Dense(10).
+TEST(ModelBuild, ConvolutionalSummaryMatchesKeras) {
+  keras::Sequential s({28, 28, 1});
+  s.add(keras::Conv2D(8, 3).padding("same"))
+      .add(keras::BatchNormalization())
+      .add(keras::Activation("relu"))
+      .add(keras::MaxPooling2D(2))
+      .add(keras::Conv2D(16, 3))
+      .add(keras::BatchNormalization())
+      .add(keras::GlobalAveragePooling2D())
+      .add(keras::Dense(10).activation("softmax"));
+  Model model(s.spec());
+  const std::string summary = model_summary(model);
+  EXPECT_NE(summary.find("Total params: 1,514"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Trainable params: 1,466"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Non-trainable params: 48"), std::string::npos) << summary;
+  for (const char* row : {"conv2d_1 (Conv2D)", "(None, 28, 28, 8)", "max_pooling2d_1 (MaxPooling2D)",
+                          "(None, 14, 14, 8)", "conv2d_2 (Conv2D)", "(None, 12, 12, 16)",
+                          "global_average_pooling2d_1 (GlobalAveragePooling2D)", "(None, 16)", "(None, 10)"})
+    EXPECT_NE(summary.find(row), std::string::npos) << row << "\n" << summary;
+  // Every row fits its columns: the parameter count stays in its column.
+  EXPECT_NE(summary.find("(GlobalAveragePooling2D) (None, 16)"), std::string::npos) << summary;
+  EXPECT_EQ(model.parameters().info(model.parameters().find("conv2d_2/kernel")).shape, (Shape{3, 3, 8, 16}));
+}
+
 TEST(ModelBuild, KerasStyleNames) {
   Model model(article_model());
   const std::vector<std::string> expected = {"dense_1",       "batch_normalization_1", "activation_1", "dropout_1",

@@ -1,0 +1,76 @@
+#include "core/layers/max_pooling2d.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/parallel.h"
+
+namespace lockstep {
+
+Shape MaxPooling2DLayer::build_impl(const Shape& input_shape, ParameterStore&) {
+  if (input_shape.size() != 3)
+    throw_input_error("", "MaxPooling2D expects [height, width, channels] per sample, got " +
+                              shape_string(input_shape));
+  try {
+    height_ = window_axis("height", input_shape[0], options_.pool_h, options_.stride_h, 1, options_.same_padding);
+    width_ = window_axis("width", input_shape[1], options_.pool_w, options_.stride_w, 1, options_.same_padding);
+  } catch (const Error& e) {
+    throw_input_error("", "input " + shape_string(input_shape) + ": " + e.message());
+  }
+  channels_ = input_shape[2];
+  return {height_.output, width_.output, channels_};
+}
+
+void MaxPooling2DLayer::reserve(int64_t max_rows) {
+  argmax_.assign(static_cast<size_t>(max_rows * output_width()), 0);
+}
+
+// Per output position, the window's cells are visited in row-major order and
+// a cell replaces the running maximum only when strictly greater, so ties go
+// to the first cell. Channels are the inner loop: one vector of C running
+// maxima per output position.
+void MaxPooling2DLayer::forward(const StepContext&, const float* x, float* y, int64_t rows) {
+  const int64_t H = height_.input, W = width_.input, C = channels_;
+  const int64_t OH = height_.output, OW = width_.output;
+  parallel_ranges(rows * OH, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / OH, oh = row % OH;
+      const float* sample = x + n * H * W * C;
+      const int64_t h0 = std::max<int64_t>(0, height_.start(oh));
+      const int64_t h1 = std::min(H, height_.start(oh) + height_.kernel);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t out = (row * OW + ow) * C;
+        float* best = y + out;
+        int32_t* where = argmax_.data() + out;
+        std::fill(best, best + C, -std::numeric_limits<float>::infinity());
+        std::fill(where, where + C, -1);
+        const int64_t w0 = std::max<int64_t>(0, width_.start(ow));
+        const int64_t w1 = std::min(W, width_.start(ow) + width_.kernel);
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) {
+            const int32_t cell = static_cast<int32_t>((ih * W + iw) * C);
+            const float* v = sample + cell;
+            for (int64_t c = 0; c < C; ++c)
+              if (v[c] > best[c] || where[c] < 0) best[c] = v[c], where[c] = cell + static_cast<int32_t>(c);
+          }
+      }
+    }
+  });
+}
+
+void MaxPooling2DLayer::backward(const StepContext&, const float*, const float*, const float* dy, float* dx,
+                                 int64_t rows) {
+  if (!dx) return;
+  const int64_t in = input_width(), out = output_width();
+  parallel_ranges(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* d = dx + n * in;
+      std::fill(d, d + in, 0.0f);
+      const int32_t* where = argmax_.data() + n * out;
+      const float* g = dy + n * out;
+      for (int64_t i = 0; i < out; ++i) d[where[i]] += g[i];
+    }
+  });
+}
+
+}  // namespace lockstep
