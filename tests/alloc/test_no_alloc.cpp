@@ -40,7 +40,9 @@ TrainConfig config_for(const ModelSpec& model, const std::string& optimizer_text
   TrainConfig c;
   *c.mutable_model() = model;
   c.mutable_data()->mutable_synthetic()->set_samples(1000);
-  c.mutable_data()->mutable_synthetic()->set_features(static_cast<int>(model.input_shape(0)));
+  int features = 1;
+  for (int d : model.input_shape()) features *= d;
+  c.mutable_data()->mutable_synthetic()->set_features(features);
   c.mutable_data()->mutable_synthetic()->set_classes(2);
   c.set_batch_size(batch);
   if (optimizer_text == "adam") c.mutable_optimizer()->mutable_adam();
@@ -98,6 +100,29 @@ TEST_P(NoAllocation, BucketedGradientSyncAllocatesNothingPerStep) {
   m.add(keras::BatchNormalization().synchronized(true));
   m.add(keras::Dense(2).activation("softmax"));
   EXPECT_EQ(allocations_in_steps(config_for(m.spec(), GetParam(), 64), sync, world), 0);
+}
+
+// Every image layer and synchronized BatchNormalization over [N, H, W, C];
+// the first convolution's patches (110 KB per 32x32x3 sample) take several
+// blocks per batch.
+TEST_P(NoAllocation, ConvolutionalModelTrainingStepAllocatesNothing) {
+  LocalCommunicator world;
+  BucketedAllreduce sync(world, 4096, true);
+  keras::Sequential m({32, 32, 3});
+  m.add(keras::Conv2D(8, 3).padding("same").use_bias(false));
+  m.add(keras::BatchNormalization());
+  m.add(keras::Activation("relu"));
+  m.add(keras::MaxPooling2D(2));
+  m.add(keras::Conv2D(12, {2, 3}).strides(2).padding("same").activation("tanh"));
+  m.add(keras::AveragePooling2D(2).strides(1).padding("same"));
+  m.add(keras::Conv2D(6, 1));
+  m.add(keras::Dropout(0.25f));
+  m.add(keras::Flatten());
+  m.add(keras::Dense(2).activation("softmax"));
+  EXPECT_EQ(allocations_in_steps(config_for(m.spec(), GetParam(), 40), sync, world), 0);
+  keras::Sequential g({8, 8, 2});
+  g.add(keras::Conv2D(4, 3)).add(keras::GlobalAveragePooling2D()).add(keras::Dense(2).activation("softmax"));
+  EXPECT_EQ(allocations_in_steps(config_for(g.spec(), GetParam(), 40), sync, world), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, NoAllocation, ::testing::Values("sgd", "adam", "adamw", "rmsprop"));

@@ -1,7 +1,8 @@
 // Synchronized BatchNormalization over N ranks equals BatchNormalization of
 // one process on the concatenated batch: forward output, input gradient and
 // (after summing over ranks, as the gradient all-reduce does) gamma/beta
-// gradients. Local batches are uneven and rank 0's is empty.
+// gradients. Local batches are uneven and rank 0's is empty. Samples are
+// vectors [C] and images [H, W, C] (statistics over N, H and W).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,12 +36,13 @@ struct Batch {
   int64_t rows = 0;
 };
 
-// The whole global batch; every rank can regenerate it.
-Batch global_batch(int ranks, double mean, double scale) {
+// The whole global batch of samples with `width` values each (a multiple
+// of kChannels, channels last); every rank can regenerate it.
+Batch global_batch(int ranks, double mean, double scale, int64_t width = kChannels) {
   Batch b;
   b.rows = first_row_of(ranks);
   CounterRng rng(42);
-  for (int64_t i = 0; i < b.rows * kChannels; ++i) {
+  for (int64_t i = 0; i < b.rows * width; ++i) {
     const int64_t c = i % kChannels;
     b.x.push_back(static_cast<float>(mean + c + scale * (1 + 0.5 * c) * rng.next_normal()));
     b.dy.push_back(static_cast<float>(rng.next_normal()));
@@ -49,12 +51,12 @@ Batch global_batch(int ranks, double mean, double scale) {
 }
 
 struct BatchNormUnderTest {
-  explicit BatchNormUnderTest(int64_t max_rows, float momentum = 0.99f) {
+  explicit BatchNormUnderTest(int64_t max_rows, float momentum = 0.99f, const Shape& sample = {kChannels}) {
     BatchNormOptions options;
     options.momentum = momentum;
     options.synchronized = true;
     layer = std::make_unique<BatchNormLayer>("batch_normalization_1", options);
-    layer->build({kChannels}, store);
+    layer->build(sample, store);
     store.finalize();
     store.initialize(3);
     layer->bind(store);
@@ -77,7 +79,7 @@ struct Result {
 
 Result run(BatchNormUnderTest& bn, const float* x, const float* dy, int64_t rows) {
   Result r;
-  r.y.assign(static_cast<size_t>(std::max<int64_t>(1, rows) * kChannels), 0.0f);
+  r.y.assign(static_cast<size_t>(std::max<int64_t>(1, rows) * bn.layer->input_width()), 0.0f);
   r.dx = r.y;
   StepContext ctx;
   ctx.training = true;
@@ -95,24 +97,28 @@ double max_abs_diff(const float* a, const float* b, int64_t n) {
   return worst;
 }
 
-TEST(SyncBatchNorm, EqualsOneProcessOnTheConcatenatedBatch) {
+class SyncBatchNormShapes : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(SyncBatchNormShapes, EqualsOneProcessOnTheConcatenatedBatch) {
   Communicator& world = test_world();
-  const Batch all = global_batch(world.size(), 0.0, 1.0);
+  const Shape sample = GetParam();
+  const int64_t width = numel(sample);
+  const Batch all = global_batch(world.size(), 0.0, 1.0, width);
   const int64_t rows = rows_of(world.rank()), first = first_row_of(world.rank());
 
-  BatchNormUnderTest reference(all.rows);  // no communicator: local statistics
+  BatchNormUnderTest reference(all.rows, 0.99f, sample);  // no communicator: local statistics
   const Result want = run(reference, all.x.data(), all.dy.data(), all.rows);
 
-  BatchNormUnderTest synced(rows);
+  BatchNormUnderTest synced(rows, 0.99f, sample);
   synced.layer->set_communicator(&world);
-  const float* x = all.x.data() + first * kChannels;
-  const float* dy = all.dy.data() + first * kChannels;
+  const float* x = all.x.data() + first * width;
+  const float* dy = all.dy.data() + first * width;
   Result got = run(synced, x, dy, rows);
 
-  const float* want_y = want.y.data() + first * kChannels;
-  const float* want_dx = want.dx.data() + first * kChannels;
-  EXPECT_LE(max_abs_diff(got.y.data(), want_y, rows * kChannels), 1e-5);
-  EXPECT_LE(max_abs_diff(got.dx.data(), want_dx, rows * kChannels), 1e-5);
+  const float* want_y = want.y.data() + first * width;
+  const float* want_dx = want.dx.data() + first * width;
+  EXPECT_LE(max_abs_diff(got.y.data(), want_y, rows * width), 1e-5);
+  EXPECT_LE(max_abs_diff(got.dx.data(), want_dx, rows * width), 1e-5);
   // Parameter gradients are local sums; the gradient all-reduce adds them.
   world.allreduce_sum(got.dgamma.data(), kChannels);
   world.allreduce_sum(got.dbeta.data(), kChannels);
@@ -125,6 +131,10 @@ TEST(SyncBatchNorm, EqualsOneProcessOnTheConcatenatedBatch) {
     EXPECT_LE(max_abs_diff(a, b, kChannels), 1e-6) << name;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(VectorsAndImages, SyncBatchNormShapes,
+                         ::testing::Values(Shape{kChannels}, Shape{2, 3, kChannels}),
+                         [](const auto& info) { return info.param.size() == 1 ? "Vectors" : "Images2x3"; });
 
 TEST(SyncBatchNorm, HugeMeanTinySpreadGivesTheRightVariance) {
   Communicator& world = test_world();
