@@ -13,8 +13,8 @@
 // (begin_epoch: the epoch's permutation) are outside the timed region.
 //
 // Each repeat times N steps, then times the model's matrix products alone
-// (cblas_sgemm on buffers of the same shapes, N calls each, at 1 thread and
-// at T threads: the faster of the two is the product's bound). Printed figures
+// (cblas_sgemm on buffers of the same shapes, N steps' worth of calls each,
+// at 1 thread and at T threads: the faster of the two is the product's bound). Printed figures
 // are medians over the R repeats. Each repeat also times the config's
 // optimizer alone, one step() over an arena-sized copy of the parameters:
 // that pass is memory-bound and as unavoidable as the products, so "products
@@ -22,18 +22,28 @@
 // never fails on time. --no-gemm skips the raw products (for profiling the step alone
 // with perf: `perf record -g bench_train ... --no-gemm`).
 //
-// FLOP count (only the matrix products of Dense layers; element-wise work,
-// BatchNorm, activations, dropout, loss and optimizer are not counted). Per
-// sample, for a Dense layer with `in` inputs and `out` units:
+// FLOP count (only the matrix products of Dense and Conv2D layers;
+// element-wise work, im2col gathers and scatters, pooling, BatchNorm,
+// activations, dropout, loss and optimizer are not counted). Per sample, for
+// a Dense layer with `in` inputs and `out` units:
 //   forward  z = x·W (+ b)   : 2*in*out (+ out with a bias: sgemm accumulates
 //                              onto C preloaded with the bias, beta = 1)
 //   backward dW += xᵀ·dz     : 2*in*out
-//            dx  = dz·Wᵀ     : 2*in*out, except for the first Dense layer
+//            dx  = dz·Wᵀ     : 2*in*out, except for the first layer
 //                              (model input: no input gradient is computed)
 // So 6*in*out (+out) per hidden Dense layer and 4*in*out (+out) for the first.
-// The bias gradient (a column sum, out adds per sample) is not counted.
-// Only Dense layers directly after the input skip dx: lockstep computes no dx
-// for layer 0 only, so a Dense that is not layer 0 always gets a dx product.
+// For a Conv2D layer with Q = positions() output positions per sample,
+// P = patch_width() = kernel_h*kernel_w*in_channels and F filters, the same
+// three products on the im2col patches (one row per output position):
+//   forward  z = patches·K (+ b) : 2*Q*P*F (+ Q*F with a bias, beta = 1)
+//   backward dK += patchesᵀ·dz   : 2*Q*P*F
+//            dpatches = dz·Kᵀ    : 2*Q*P*F, except for the first layer
+// conv2d.cpp issues them per block of block_samples() samples (m = samples
+// in the block * Q rows; the last block holds the rest of the batch), so the
+// raw products below run those shapes, block by block, as many times as the
+// step does. The bias gradient (a column sum) is not counted. Only layer 0
+// skips dx: lockstep computes no dx for layer 0 only, so a Dense or Conv2D
+// that is not layer 0 always gets a dx product.
 #include <cblas.h>
 
 #include <algorithm>
@@ -52,6 +62,7 @@
 #include "core/data/dataset.h"
 #include "core/error.h"
 #include "core/gradient_sync.h"
+#include "core/layers/conv2d.h"
 #include "core/loss.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
@@ -155,18 +166,21 @@ double model_state_mb(const lockstep::Model& model, const lockstep::Optimizer& o
 
 // ---- the model's matrix products -------------------------------------------
 
-// One cblas_sgemm call as Dense issues it (row-major), with its own buffers.
+// One cblas_sgemm shape as a layer issues it (row-major), with its own
+// buffers, run `calls` times per step (Conv2D: once per block of samples).
 struct Product {
-  std::string what;  // "dense_1 fwd [32x14]x[14x64]"
+  std::string what;  // "dense_1 fwd [32x14]x[14x64]", "conv2d_1 dK [288x1764]x[1764x64] x28"
   CBLAS_TRANSPOSE ta, tb;
   int m, n, k, lda, ldb, ldc;
   float beta;
-  double flops;  // per call
+  int calls;     // per step
+  double flops;  // per step: all `calls` of it
   std::vector<float> a, b, c;
 
   void run() const {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, beta,
-                const_cast<float*>(c.data()), ldc);
+    for (int i = 0; i < calls; ++i)
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, beta,
+                  const_cast<float*>(c.data()), ldc);
   }
 };
 
@@ -178,30 +192,70 @@ std::vector<float> filled(size_t n, float scale) {
 
 std::string dims(int64_t r, int64_t c) { return "[" + std::to_string(r) + "x" + std::to_string(c) + "]"; }
 
-// The Dense layers' products for `rows` rows, in the order of one step.
+// C[m,n] (beta) += op(A)·op(B), row-major and packed as the layers store
+// them: A is [m,k] ([k,m] transposed), B is [k,n] ([n,k] transposed). The
+// fill scales keep the values of the step's own operands (inputs ~1,
+// weights ~0.1, gradients ~1e-3): no denormals, no overflow. `extra` = FLOP
+// per call beyond 2mnk (the preloaded bias).
+Product product(const std::string& what, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
+                float beta, int64_t calls, float a_scale, float b_scale, double extra = 0) {
+  const int lda = static_cast<int>(ta == CblasNoTrans ? k : m), ldb = static_cast<int>(tb == CblasNoTrans ? n : k);
+  return {what + (calls > 1 ? " x" + std::to_string(calls) : ""), ta, tb, static_cast<int>(m), static_cast<int>(n),
+          static_cast<int>(k), lda, ldb, static_cast<int>(n), beta, static_cast<int>(calls),
+          (2.0 * m * n * k + extra) * calls, filled(size_t(m) * k, a_scale), filled(size_t(k) * n, b_scale),
+          filled(size_t(m) * n, 0.0f)};
+}
+
+// Dense with `in` inputs and `units` outputs on `b` rows (dense.cpp).
+void dense_products(std::vector<Product>& out, const lockstep::Layer& l, bool bias, bool first, int64_t b) {
+  const int64_t in = l.input_width(), units = l.output_width();
+  const std::string name = l.name() + " ";
+  // forward: z[B,out] = x[B,in] · W[in,out] (+ z preloaded with the bias)
+  out.push_back(product(name + "fwd " + dims(b, in) + "x" + dims(in, units), CblasNoTrans, CblasNoTrans, b, units,
+                        in, bias ? 1.0f : 0.0f, 1, 1.0f, 0.1f, bias ? double(b) * units : 0.0));
+  // dW[in,out] += xᵀ · dz, x stored [B,in]
+  out.push_back(product(name + "dW  " + dims(in, b) + "x" + dims(b, units), CblasTrans, CblasNoTrans, in, units, b,
+                        1.0f, 1, 1.0f, 1e-3f));
+  // dx[B,in] = dz[B,out] · Wᵀ, W stored [in,out]; none for the first layer
+  if (!first)
+    out.push_back(product(name + "dx  " + dims(b, units) + "x" + dims(units, in), CblasNoTrans, CblasTrans, b, in,
+                          units, 0.0f, 1, 1e-3f, 0.1f));
+}
+
+// Conv2D on `rows` samples as conv2d.cpp runs it: the batch in blocks of
+// block_samples() samples (the last one shorter), three products per block
+// with m = samples in the block x positions(), P = patch_width(), F = filters.
+void conv2d_products(std::vector<Product>& out, const lockstep::Conv2DLayer& l, bool first, int64_t rows) {
+  const int64_t block = std::min(l.block_samples(), rows), full = rows / block, rest = rows % block;
+  const int64_t P = l.patch_width(), F = l.options().filters;
+  const bool bias = l.options().use_bias;
+  for (const auto& [samples, calls] : {std::pair{block, full}, std::pair{rest, rest > 0 ? int64_t{1} : 0}}) {
+    if (calls == 0) continue;
+    const int64_t m = samples * l.positions();
+    const std::string name = l.name() + " ";
+    // forward: z[m,F] = patches[m,P] · K[P,F] (+ z preloaded with the bias)
+    out.push_back(product(name + "fwd " + dims(m, P) + "x" + dims(P, F), CblasNoTrans, CblasNoTrans, m, F, P,
+                          bias ? 1.0f : 0.0f, calls, 1.0f, 0.1f, bias ? double(m) * F : 0.0));
+    // dK[P,F] += patchesᵀ · dz
+    out.push_back(product(name + "dK  " + dims(P, m) + "x" + dims(m, F), CblasTrans, CblasNoTrans, P, F, m, 1.0f,
+                          calls, 1.0f, 1e-3f));
+    // dpatches[m,P] = dz · Kᵀ; none for the first layer (no dx)
+    if (!first)
+      out.push_back(product(name + "dx  " + dims(m, F) + "x" + dims(F, P), CblasNoTrans, CblasTrans, m, P, F, 0.0f,
+                            calls, 1e-3f, 0.1f));
+  }
+}
+
+// The Dense and Conv2D layers' products for `rows` rows, in the order of one
+// step's forward pass.
 std::vector<Product> model_products(const lockstep::Model& model, int64_t rows) {
   std::vector<Product> out;
   const lockstep::ModelSpec& spec = model.spec();
   for (size_t i = 0; i < model.layer_count(); ++i) {
-    if (!spec.layers(static_cast<int>(i)).has_dense()) continue;
-    const bool bias = spec.layers(static_cast<int>(i)).dense().use_bias();
-    const lockstep::Layer& l = model.layer(i);
-    const int in = static_cast<int>(l.input_width()), units = static_cast<int>(l.output_width());
-    const int b = static_cast<int>(rows);
-    const std::string name = l.name() + " ";
-    // forward: z[B,out] = x[B,in] · W[in,out] (+ z preloaded with the bias)
-    out.push_back({name + "fwd " + dims(b, in) + "x" + dims(in, units), CblasNoTrans, CblasNoTrans, b, units, in, in,
-                   units, units, bias ? 1.0f : 0.0f, 2.0 * b * in * units + (bias ? double(b) * units : 0.0),
-                   filled(size_t(b) * in, 1.0f), filled(size_t(in) * units, 0.1f), filled(size_t(b) * units, 0.0f)});
-    // dW[in,out] += xᵀ · dz, x stored [B,in]
-    out.push_back({name + "dW  " + dims(in, b) + "x" + dims(b, units), CblasTrans, CblasNoTrans, in, units, b, in,
-                   units, units, 1.0f, 2.0 * b * in * units, filled(size_t(b) * in, 1.0f),
-                   filled(size_t(b) * units, 1e-3f), filled(size_t(in) * units, 0.0f)});
-    // dx[B,in] = dz[B,out] · Wᵀ, W stored [in,out]; none for the first layer
-    if (i > 0)
-      out.push_back({name + "dx  " + dims(b, units) + "x" + dims(units, in), CblasNoTrans, CblasTrans, b, in, units,
-                     units, units, in, 0.0f, 2.0 * b * in * units, filled(size_t(b) * units, 1e-3f),
-                     filled(size_t(in) * units, 0.1f), filled(size_t(b) * in, 0.0f)});
+    const lockstep::LayerSpec& ls = spec.layers(static_cast<int>(i));
+    if (ls.has_dense()) dense_products(out, model.layer(i), ls.dense().use_bias(), i == 0, rows);
+    if (ls.has_conv2d())
+      conv2d_products(out, dynamic_cast<const lockstep::Conv2DLayer&>(model.layer(i)), i == 0, rows);
   }
   return out;
 }
@@ -315,25 +369,25 @@ int run(const Options& opt) {
   lockstep::set_compute_threads(opt.threads);
 
   std::vector<double> step_seconds, gemm_seconds, optimizer_seconds;  // per step, one entry per repeat
-  std::vector<std::vector<double>> product_seconds(products.size());  // per call
+  std::vector<std::vector<double>> product_seconds(products.size());  // per step
   for (int r = 0; r < opt.repeats; ++r) {
     step_seconds.push_back(stepper.run(steps) / steps);
     double gemm = 0;
     for (size_t j = 0; j < products.size(); ++j) {
       // The bound: each product at its faster thread count, 1 or all (the
       // step itself picks by size, lockstep::threads_for_product).
-      double per_call = 0;
+      double per_step = 0;
       for (int t : {1, opt.threads}) {
         openblas_set_num_threads(t);
         const double t0 = now_seconds();
         for (int64_t s = 0; s < steps; ++s) products[j].run();
         const double d = (now_seconds() - t0) / steps;
-        per_call = per_call == 0 ? d : std::min(per_call, d);
+        per_step = per_step == 0 ? d : std::min(per_step, d);
         if (opt.threads == 1) break;
       }
       lockstep::set_compute_threads(opt.threads);
-      product_seconds[j].push_back(per_call);
-      gemm += per_call;
+      product_seconds[j].push_back(per_step);
+      gemm += per_step;
     }
     gemm_seconds.push_back(gemm);
     if (lone_optimizer) {
@@ -386,7 +440,7 @@ int run(const Options& opt) {
                   lone_optimizer->kind(), params, optimizer_s * 1e3, pct_floor);
     for (size_t j = 0; j < products.size(); ++j) {
       const double t = median(product_seconds[j]);
-      std::printf("    %-40s %8.2f us  %7.2f GFLOP/s\n", products[j].what.c_str(), t * 1e6,
+      std::printf("    %-44s %9.2f us/step  %7.2f GFLOP/s\n", products[j].what.c_str(), t * 1e6,
                   products[j].flops / t * 1e-9);
     }
   }
