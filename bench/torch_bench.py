@@ -29,14 +29,38 @@ binary cross-entropy becomes BCEWithLogitsLoss. The optimizer is the config's
 is left out (a scalar per step in lockstep too). Initialisers do not matter
 for speed and are PyTorch's defaults.
 
+Images: lockstep's data is NHWC, flat per sample, and PyTorch convolves
+NCHW, so a model with input_shape [H, W, C] starts with a reshape to
+[N, H, W, C] and a permute to a contiguous NCHW batch (part of the timed
+step, as lockstep's gather is). Conv2D -> Conv2d (+ its activation),
+MaxPooling2D -> MaxPool2d, AveragePooling2D -> AvgPool2d, both with Keras'
+"same" padding (core/layers/window.h: floor(total / 2) before, the rest
+after): symmetric pads (odd kernels at stride 1: k // 2) use the layer's own
+padding, asymmetric ones an explicit pad in front (zeros for Conv2d, -inf for
+max pooling; average pooling divides by the cells inside the input, as Keras
+does); GlobalAveragePooling2D -> the mean over H and W; Flatten -> a permute
+back to NHWC before flattening, so that the values come in lockstep's (H, W,
+C) order and the Dense layers after it match; BatchNormalization on images ->
+BatchNorm2d. Checked against `trainer predict` with a checkpoint's weights
+loaded (asymmetric pads, strides, dilation, both flatten paths): the outputs
+agree to 1e-7. Convolutions run on PyTorch's defaults, i.e. oneDNN
+(aten::mkldnn_convolution) when torch.backends.mkldnn is enabled: the JSON
+reports the switch (mkldnn_enabled) and the kernel one forward ran
+(conv_kernel, read with torch.autograd.profiler outside the timed region).
+
 Timed: one training step per batch = gather the batch from an in-memory
 tensor by the epoch's permutation, zero_grad(set_to_none=True), forward, loss,
 backward, optimizer.step() -- what lockstep's Training::train_step() does.
 The epoch permutation (torch.randperm) is outside the timed region, as in
-bench_train. Each repeat also times PyTorch's own matrix products for the
-model's shapes (addmm/mm in the layouts nn.Linear uses), so gemm_gflops and
-pct_of_gemm mean the same as in bench_train. Figures are medians over the
-repeats; nothing passes or fails on time.
+bench_train. flops_per_sample counts the Dense and Conv2D products exactly as
+bench_train does (Conv2D: the im2col products, 2 * positions * patch width *
+filters per sample each for forward, kernel gradient and input gradient, none
+of the last for layer 0), so gflops compare. For a model of Dense layers each
+repeat also times PyTorch's own matrix products for the model's shapes
+(addmm/mm in the layouts nn.Linear uses), so gemm_gflops and pct_of_gemm mean
+the same as in bench_train; with Conv2D layers they are null (oneDNN runs the
+convolutions directly, there are no PyTorch products to time). Figures are
+medians over the repeats; nothing passes or fails on time.
 
 Memory (as bench_train reports it): rss_start_mb is the resident set size
 (/proc/self/statm) once torch is imported, the config loaded (protoc runs as a
@@ -61,7 +85,7 @@ every rank holds the whole data set, draws the same epoch permutation, and at
 each step takes its slice (batch / N samples) of the same global batch. The model is wrapped in
 torch.nn.parallel.DistributedDataParallel (stock settings: gradient buckets
 all-reduced during backward, BatchNorm buffers broadcast from rank 0 at each
-forward unless --no-broadcast-buffers). BatchNorm1d stays per rank: PyTorch
+forward unless --no-broadcast-buffers). BatchNorm stays per rank: PyTorch
 has no SyncBatchNorm on CPU (it raises for non-CUDA input). With --nocomm the
 N processes each train alone on the per-rank batch (no DDP wrapper, no
 gradient communication): the "N independent processes" upper bound.
@@ -81,7 +105,8 @@ JSON fields: bench, model, config, batch (global), threads (per rank),
 steps, repeats, samples_per_s, ms_per_step, flops_per_sample, gflops,
 gemm_gflops, pct_of_gemm, params, samples_per_s_runs, torch_version,
 foreach, ranks, per_rank_batch, mode ("single", "ddp" or "nocomm"),
-rss_start_mb, rss_peak_mb, data_mb; with --ranks N > 1 also
+rss_start_mb, rss_peak_mb, data_mb, mkldnn_enabled; with Conv2D layers
+conv_kernel; with --ranks N > 1 also
 rss_peak_mb_ranks, broadcast_buffers and sync_batchnorm (false).
 
 If torch cannot be imported the script prints that PyTorch was skipped and
@@ -140,10 +165,95 @@ def load_config(path):
     return config
 
 
+def pair(values, fallback):
+    """Keras' "an integer or a tuple of 2 integers" as lockstep reads it (layer_factory.cpp's pair_of)."""
+    values = list(values)
+    return (values[0], values[-1]) if values else (fallback, fallback)
+
+
+def window(size, kernel, stride, dilation, same):
+    """(output, pad_before, pad_after) along one axis with Keras' rules (core/layers/window.h)."""
+    span = (kernel - 1) * dilation + 1
+    if not same:
+        return (size - span) // stride + 1, 0, 0
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + span - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def spatial_modules(torch, nn, kind, layer, chw):
+    """Modules of a conv2d / pooling layer on NCHW input of (C, H, W); returns (modules, out (C, H, W), conv).
+
+    Keras' "same" pads floor(total / 2) before and the rest after: when both
+    sides are equal the layer's own symmetric padding does it (odd kernels at
+    stride 1: k // 2); otherwise an explicit asymmetric pad goes first (zeros
+    for Conv2d, -inf for max pooling, so that padding never wins; average
+    pooling divides by the cells inside the input, as Keras does)."""
+    c, h, w = chw
+    if kind == "conv2d":
+        d = layer.conv2d
+        k, st, dil = pair(d.kernel_size, 1), pair(d.strides, 1), pair(d.dilation_rate, 1)
+    else:
+        d = getattr(layer, kind)
+        k = pair(d.pool_size, 2)
+        st, dil = (pair(d.strides, 1) if len(d.strides) else k), (1, 1)
+    same = d.padding == "same"
+    oh, top, bottom = window(h, k[0], st[0], dil[0], same)
+    ow, left, right = window(w, k[1], st[1], dil[1], same)
+    pads = (left, right, top, bottom)  # F.pad's order
+    symmetric = top == bottom and left == right
+    pad = (top, left) if symmetric else (0, 0)
+    if kind == "average_pooling2d":
+        if symmetric:
+            return [nn.AvgPool2d(k, stride=st, padding=pad, count_include_pad=False)], (c, oh, ow), None
+        return [AvgPoolInside(torch, nn, (h, w), k, st, pads)], (c, oh, ow), None
+    mods = [] if symmetric else [nn.ConstantPad2d(pads, float("-inf") if kind == "max_pooling2d" else 0.0)]
+    if kind == "max_pooling2d":
+        return mods + [nn.MaxPool2d(k, stride=st, padding=pad)], (c, oh, ow), None
+    conv = nn.Conv2d(c, d.filters, k, stride=st, padding=pad, dilation=dil, bias=d.use_bias)
+    return mods + [conv], (d.filters, oh, ow), conv
+
+
+def AvgPoolInside(torch, nn, hw, k, st, pads):
+    """Average pooling over an asymmetric zero pad that divides by the cells inside the input only."""
+    F = torch.nn.functional
+
+    class Pool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            ones = F.pad(torch.ones(1, 1, hw[0], hw[1]), pads)
+            self.register_buffer("cells", F.avg_pool2d(ones, k, st, divisor_override=1))
+
+        def forward(self, x):
+            return F.avg_pool2d(F.pad(x, pads), k, st, divisor_override=1) / self.cells
+
+    return Pool()
+
+
+SPATIAL = ("conv2d", "max_pooling2d", "average_pooling2d", "global_average_pooling2d", "flatten")
+
+
+def Lambda(nn, fn):
+    class L(nn.Module):
+        def forward(self, x):
+            return fn(x)
+
+    return L()
+
+
 def build_model(torch, nn, spec, loss_name):
-    """Sequential torch model; returns (model, dense shapes [(in, out, bias, layer_index)], loss module)."""
+    """Sequential torch model; returns (model, products, width, loss module).
+
+    products: the Dense and Conv2D layers' matrix-product shapes, for the FLOP
+    count: ("dense", in, out, bias, layer_index) and ("conv", positions,
+    patch_width, filters, bias, layer_index), as bench_train counts them."""
     width = math.prod(spec.input_shape)
-    layers, dense = [], []
+    chw = None  # (C, H, W) while the activations are images
+    layers, products = [], []
+    if len(spec.input_shape) == 3:  # lockstep's data is NHWC, flat per sample; PyTorch convolves NCHW
+        hh, ww, cc = spec.input_shape
+        chw = (cc, hh, ww)
+        layers.append(Lambda(nn, lambda x: x.view(-1, hh, ww, cc).permute(0, 3, 1, 2).contiguous()))
     n = len(spec.layers)
     fused = False
 
@@ -161,7 +271,7 @@ def build_model(torch, nn, spec, loss_name):
             "relu": nn.ReLU,
             "tanh": nn.Tanh,
             "sigmoid": nn.Sigmoid,
-            "softmax": lambda: nn.Softmax(dim=1),
+            "softmax": lambda: nn.Softmax(dim=1),  # NCHW: dim 1 is lockstep's last (channel) axis
             "elu": lambda: nn.ELU(alpha=1.0 if alpha is None else alpha),
             "leaky_relu": lambda: nn.LeakyReLU(0.2 if alpha is None else alpha),
             "gelu": nn.GELU,
@@ -170,17 +280,40 @@ def build_model(torch, nn, spec, loss_name):
     for i, layer in enumerate(spec.layers):
         kind = layer.WhichOneof("layer")
         last = i == n - 1
+        if kind in SPATIAL and chw is None:
+            fail("model.layers[%d]: %s needs an image input ([H, W, C])" % (i, kind))
+        if kind == "dense" and chw is not None:
+            fail("model.layers[%d]: dense on an image is not supported by torch_bench (add a flatten)" % i)
         if kind == "dense":
             d = layer.dense
             layers.append(nn.Linear(width, d.units, bias=d.use_bias))
-            dense.append((width, d.units, d.use_bias, i))
+            products.append(("dense", width, d.units, d.use_bias, i))
             width = d.units
             act = activation(d.activation, last=last)
             if act is not None:
                 layers.append(act)
+        elif kind in ("conv2d", "max_pooling2d", "average_pooling2d"):
+            mods, out, conv = spatial_modules(torch, nn, kind, layer, chw)
+            layers += mods
+            if conv is not None:
+                k = conv.kernel_size
+                products.append(("conv", out[1] * out[2], k[0] * k[1] * chw[0], out[0], layer.conv2d.use_bias, i))
+                act = activation(layer.conv2d.activation, last=last)
+                if act is not None:
+                    layers.append(act)
+            chw = out
+            width = math.prod(chw)
+        elif kind == "flatten":  # lockstep's order is (H, W, C): back to NHWC before flattening
+            layers.append(Lambda(nn, lambda x: x.permute(0, 2, 3, 1).flatten(1)))
+            chw = None
+        elif kind == "global_average_pooling2d":
+            layers.append(Lambda(nn, lambda x: x.mean((2, 3))))
+            width, chw = chw[0], None
         elif kind == "batch_normalization":
             b = layer.batch_normalization
-            layers.append(nn.BatchNorm1d(width, eps=b.epsilon, momentum=1.0 - b.momentum, affine=b.scale or b.center))
+            bn = nn.BatchNorm2d if chw is not None else nn.BatchNorm1d
+            channels = chw[0] if chw is not None else width
+            layers.append(bn(channels, eps=b.epsilon, momentum=1.0 - b.momentum, affine=b.scale or b.center))
         elif kind == "activation":
             a = layer.activation
             act = activation(a.activation, a.alpha if a.HasField("alpha") else None, last=last)
@@ -190,6 +323,8 @@ def build_model(torch, nn, spec, loss_name):
             layers.append(nn.Dropout(layer.dropout.rate))
         else:
             fail("model.layers[%d]: layer kind %r not supported by torch_bench" % (i, kind))
+    if chw is not None:  # an image output: lockstep's is flat (H, W, C)
+        layers.append(Lambda(nn, lambda x: x.permute(0, 2, 3, 1).flatten(1)))
 
     if loss_name in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
         loss = nn.CrossEntropyLoss() if fused else nn.NLLLoss()  # NLL of log(softmax) when not fused
@@ -199,7 +334,7 @@ def build_model(torch, nn, spec, loss_name):
         loss = nn.BCEWithLogitsLoss() if fused else nn.BCELoss()
     else:
         loss = nn.MSELoss()
-    return nn.Sequential(*layers), dense, width, loss
+    return nn.Sequential(*layers), products, width, loss
 
 
 def LogOf(nn):
@@ -231,10 +366,17 @@ def make_optimizer(torch, spec, params, foreach):
                                centered=r.centered, foreach=foreach)
 
 
-def product_calls(torch, dense, batch):
-    """The matrix products of one step as nn.Linear issues them, on their own buffers."""
+def product_calls(torch, products, batch):
+    """The Dense layers' matrix products of one step as nn.Linear issues them, on their own buffers.
+
+    None when the model has Conv2D layers: PyTorch runs those as oneDNN
+    convolutions, not as matrix products, so there is no PyTorch product to
+    time for them and no PyTorch "% of the products" (bench_train's bound is
+    lockstep's own)."""
+    if any(p[0] == "conv" for p in products):
+        return None
     calls = []
-    for k, (i, o, bias, _) in enumerate(dense):
+    for k, (_, i, o, bias, index) in enumerate(products):
         x = torch.rand(batch, i)
         w = torch.rand(o, i) * 0.1  # nn.Linear stores weight [out, in]
         b = torch.rand(o)
@@ -248,20 +390,46 @@ def product_calls(torch, dense, batch):
         else:
             calls.append((lambda x=x, w=w, z=z: torch.mm(x, w.t(), out=z), flops))
         calls.append((lambda x=x, dz=dz, dw=dw: torch.mm(dz.t(), x, out=dw), flops))
-        if k > 0 or dense[0][3] > 0:  # the model's first layer computes no input gradient
+        if index > 0:  # the model's first layer computes no input gradient
             calls.append((lambda w=w, dz=dz, dx=dx: torch.mm(dz, w, out=dx), flops))
     return calls
 
 
-def step_flops(dense, batch):
-    """FLOP of one step's matrix products, counted as product_calls() counts them (no buffers)."""
+def step_flops(products, batch):
+    """FLOP of one step's matrix products, counted as bench_train counts them: forward, weight gradient
+    and input gradient (none for the model's layer 0) of each Dense and Conv2D layer; a bias adds one
+    per output value."""
     total = 0.0
-    for k, (i, o, bias, _) in enumerate(dense):
-        flops = 2.0 * batch * i * o
-        total += flops + (batch * o if bias else 0) + flops
-        if k > 0 or dense[0][3] > 0:
-            total += flops
+    for p in products:
+        if p[0] == "dense":
+            _, i, o, bias, index = p
+            rows, inner = batch, i * o
+        else:  # conv: the im2col products over positions x patch width x filters
+            _, positions, patch, filters, bias, index = p
+            rows, inner, o = batch * positions, patch * filters, filters
+        flops = 2.0 * rows * inner
+        total += flops + (rows * o if bias else 0) + flops + (flops if index > 0 else 0)
     return total
+
+
+def mkldnn_enabled(torch):
+    """PyTorch's switch for oneDNN (mkldnn) kernels; 1.13 has the flag, later versions is_enabled()."""
+    fn = getattr(torch.backends.mkldnn, "is_enabled", None)
+    return bool(fn() if fn else torch.backends.mkldnn.enabled)
+
+
+def conv_backend(torch, model, x):
+    """The aten convolution kernels one forward of `model` on `x` runs (e.g. aten::mkldnn_convolution):
+    which implementation PyTorch picked with its defaults. Eval mode and no_grad so that neither the
+    BatchNorm statistics nor DDP see this forward; the kernel choice does not depend on either."""
+    inner = getattr(model, "module", model)
+    generic = {"aten::conv2d", "aten::convolution", "aten::_convolution"}
+    inner.eval()
+    with torch.no_grad(), torch.autograd.profiler.profile() as prof:
+        inner(x)
+    inner.train()
+    names = sorted({e.name for e in prof.function_events if "conv" in e.name and e.name not in generic})
+    return ",".join(names) or "?"
 
 
 def resident_mb():
@@ -456,11 +624,18 @@ def main():
     rss_start = resident_mb()
 
     torch.manual_seed(1)
-    model, dense, out_width, loss_fn = build_model(torch, nn, config.model, config.loss)
+    model, products, out_width, loss_fn = build_model(torch, nn, config.model, config.loss)
     model.train()
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    has_bn = any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
+    has_bn = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in model.modules())
+    has_conv = any(p[0] == "conv" for p in products)
     if mode == "ddp":
+        # oneDNN returns the gradient of a kernel with one input channel (the first Conv2d on grey
+        # images) with strides [9, 1, 3, 1] where DDP's bucket view has [9, 9, 3, 1]: the same memory
+        # order (the stride of a size-1 dimension is never used), so DDP's warning that it copies
+        # instead of aliasing concerns a few hundred floats; kept out of the output.
+        import warnings
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         model = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=not args.no_broadcast_buffers)
     optimizer = make_optimizer(torch, config.optimizer, model.parameters(), True if args.foreach else None)
 
@@ -520,8 +695,10 @@ def main():
     rss_start_max, rss_peak_max = all_max([rss_start, rss_peak])
     rss_peak_ranks = all_each(rss_peak)
 
-    calls = product_calls(torch, dense, batch) if not multi else []
-    flops_per_step = step_flops(dense, batch)  # the global batch's
+    calls = product_calls(torch, products, batch) if not multi else None
+    flops_per_step = step_flops(products, batch)  # the global batch's
+    conv_op = conv_backend(torch, model, x_all[:local_batch]) if has_conv else None
+    calls = calls or []
     for fn, _ in calls:
         for _ in range(3):
             fn()
@@ -570,7 +747,10 @@ def main():
         "rss_start_mb": round(rss_start_max, 1),
         "rss_peak_mb": round(rss_peak_max, 1),
         "data_mb": round(data_mb, 1),
+        "mkldnn_enabled": mkldnn_enabled(torch),
     }
+    if conv_op:
+        result["conv_kernel"] = conv_op
     if multi:
         result["rss_peak_mb_ranks"] = [round(x, 1) for x in rss_peak_ranks]
         result["broadcast_buffers"] = mode == "ddp" and not args.no_broadcast_buffers
@@ -587,7 +767,7 @@ def main():
         print("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)"
               % (result["samples_per_s"], s * 1e3, result["gflops"], result["flops_per_sample"]))
         if has_bn:
-            print("  BatchNorm1d is per rank (%d samples): PyTorch has no SyncBatchNorm on CPU%s"
+            print("  BatchNorm is per rank (%d samples): PyTorch has no SyncBatchNorm on CPU%s"
                   % (local_batch, "; DDP broadcasts rank 0's running statistics every step"
                      if result["broadcast_buffers"] else ""))
         print("  peak RSS %.1f MB (max over ranks; each: %s) = start-up %.1f + data set %.1f (on every rank) "
@@ -602,6 +782,8 @@ def main():
     print("  peak RSS %.1f MB = start-up %.1f + data set %.1f + %.1f for the model, its gradients, optimizer "
           "state, activations and the allocator's caching"
           % (rss_peak_max, rss_start_max, data_mb, rss_peak_max - rss_start_max - data_mb))
+    if conv_op:
+        print("  convolutions: %s (oneDNN enabled: %s; PyTorch's defaults)" % (conv_op, result["mkldnn_enabled"]))
     if g:
         print("  torch addmm/mm on the same shapes: %.3f GFLOP/s, %.4f ms/step -> the step reaches %.1f%%"
               % (result["gemm_gflops"], g * 1e3, result["pct_of_gemm"]))
