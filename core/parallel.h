@@ -22,10 +22,13 @@ namespace lockstep {
 constexpr int64_t kParallelMinPerThread = int64_t{1} << 15;
 
 // Calls f(begin, end) on disjoint ranges that cover [0, count), one per
-// thread; range boundaries are multiples of `align` (a vector block).
+// thread; range boundaries are multiples of `align` (a vector block). Each
+// of the `count` items is `item_size` elements of work (an image row, a
+// sample), which decides whether splitting pays.
 template <class F>
-void parallel_ranges(int64_t count, int64_t align, F&& f) {
-  int threads = static_cast<int>(std::min<int64_t>(compute_threads(), count / kParallelMinPerThread));
+void parallel_ranges(int64_t count, int64_t align, F&& f, int64_t item_size = 1) {
+  int threads = static_cast<int>(std::min<int64_t>(compute_threads(), count * item_size / kParallelMinPerThread));
+  threads = static_cast<int>(std::min<int64_t>(threads, (count + align - 1) / align));
 #ifdef _OPENMP
   if (threads > 1) {
     const int64_t blocks = (count + align - 1) / align;

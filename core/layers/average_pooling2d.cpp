@@ -44,7 +44,7 @@ void AveragePooling2DLayer::forward(const StepContext&, const float* x, float* y
         for (int64_t c = 0; c < C; ++c) sum[c] *= inv;
       }
     }
-  });
+  }, OW * C * options_.pool_h * options_.pool_w);
 }
 
 // dx[cell] = Σ over the windows that contain the cell of dy / (that window's cells).
@@ -73,7 +73,7 @@ void AveragePooling2DLayer::backward(const StepContext&, const float*, const flo
         }
       }
     }
-  });
+  }, OH * OW * C * options_.pool_h * options_.pool_w);
 }
 
 }  // namespace lockstep

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace lockstep {
 
@@ -31,40 +32,64 @@ void BatchNormLayer::bind(ParameterStore& store) {
   backward_label_ = name() + " gradient sums (backward)";
 }
 
+namespace {
+// Rows (of C values) per chunk: a chunk of a 32-channel layer is 256 KB, so
+// its second pass reads from the cache the first pass filled.
+constexpr int64_t kChunkRows = 2048;
+
+// xhat exactly as forward computes it (backward recomputes it bit for bit):
+// the mean is subtracted in double, since rounded to float a mean of 1e4 is
+// off by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
+inline float normalized(float x, double mean, float inv_std) { return static_cast<float>((x - mean) * inv_std); }
+}  // namespace
+
+int64_t BatchNormLayer::chunks(int64_t m) const { return (m + kChunkRows - 1) / kChunkRows; }
+
 void BatchNormLayer::reserve(int64_t max_rows) {
-  xhat_.assign(static_cast<size_t>(max_rows * input_width()), 0.0f);
+  const int64_t max_values = max_rows * (input_width() / channels_);
   moments_.assign(channels_, Moments{});
+  chunk_moments_.assign(static_cast<size_t>(std::max<int64_t>(1, chunks(max_values)) * channels_), Moments{});
   grad_sums_.assign(2 * channels_, 0.0);
+  chunk_sums_.assign(static_cast<size_t>(std::max<int64_t>(1, chunks(max_values)) * 2 * channels_), 0.0);
   inv_std_.assign(channels_, 0.0f);
   scale_.assign(channels_, 0.0f);
   shift_.assign(channels_, 0.0f);
   mean_.assign(channels_, 0.0);
 }
 
-// Two passes in double over the local values (mean, then squared deviations)
-// give moments that stay exact for features like mean 1e4, std 1e-2; ranks
-// then merge (count, mean, M2) the Chan way instead of adding raw sums of
+// Each chunk takes two passes in double (mean, then squared deviations),
+// which stay exact for features like mean 1e4, std 1e-2; chunks, and then
+// ranks, merge (count, mean, M2) the Chan way instead of adding raw sums of
 // squares, which would cancel catastrophically.
 void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
   const int64_t C = channels_;
-  double* sum = grad_sums_.data();
-  std::fill(sum, sum + C, 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < C; ++c) sum[c] += x[i * C + c];
-  // Per-channel values in plain arrays (not the Moments structs) so the
-  // inner loops over channels vectorise.
-  double* mean = mean_.data();
-  for (int64_t c = 0; c < C; ++c) mean[c] = m ? sum[c] / m : 0.0;
-  std::fill(sum, sum + C, 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = x[i * C + c] - mean[c];
-      sum[c] += d * d;
+  parallel_ranges(chunks(m), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t first = k * kChunkRows, rows = std::min(kChunkRows, m - first);
+      const float* xs = x + first * C;
+      // Accumulators in plain arrays (backward's chunk sums, free during
+      // forward) so the inner loops over channels vectorise.
+      double* s = chunk_sums_.data() + k * 2 * C;
+      double* d = s + C;
+      std::fill(s, s + C, 0.0);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < C; ++c) s[c] += xs[i * C + c];
+      for (int64_t c = 0; c < C; ++c) s[c] /= rows;
+      std::fill(d, d + C, 0.0);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < C; ++c) {
+          const double v = xs[i * C + c] - s[c];
+          d[c] += v * v;
+        }
+      for (int64_t c = 0; c < C; ++c) chunk_moments_[k * C + c] = Moments{static_cast<double>(rows), s[c], d[c]};
     }
-  for (int64_t c = 0; c < C; ++c) moments_[c] = Moments{static_cast<double>(m), mean[c], sum[c]};
+  }, kChunkRows * C);
+  std::fill(moments_.begin(), moments_.end(), Moments{});
+  for (int64_t k = 0; k < chunks(m); ++k)
+    for (int64_t c = 0; c < C; ++c) merge_moments(moments_[c], chunk_moments_[k * C + c]);
   if (comm_) comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
   global_count_ = C > 0 ? moments_[0].count : 0;
-  for (int64_t c = 0; c < C; ++c) mean[c] = moments_[c].mean;
+  for (int64_t c = 0; c < C; ++c) mean_[c] = moments_[c].mean;
 }
 
 void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, int64_t rows) {
@@ -86,14 +111,10 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
     }
     const double* mean = mean_.data();
     const float *inv_std = inv_std_.data(), *gamma = scale_.data(), *beta = shift_.data();
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < C; ++c) {
-        // Subtract the mean in double: rounded to float, a mean of 1e4 is off
-        // by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
-        const float xhat = static_cast<float>((x[i * C + c] - mean[c]) * inv_std[c]);
-        xhat_[i * C + c] = xhat;
-        y[i * C + c] = gamma[c] * xhat + beta[c];
-      }
+    parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t c = 0; c < C; ++c) y[i * C + c] = gamma[c] * normalized(x[i * C + c], mean[c], inv_std[c]) + beta[c];
+    }, C);
   } else {
     // (x - mean) * scale + beta rather than TF's folded x * scale + shift:
     // folding cancels catastrophically for features like mean 1e4, std 1e-2.
@@ -103,9 +124,36 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
       shift_[c] = beta_ ? beta_[c] : 0.0f;
     }
     const float *mean = moving_mean_, *scale = scale_.data(), *beta = shift_.data();
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < C; ++c) y[i * C + c] = (x[i * C + c] - mean[c]) * scale[c] + beta[c];
+    parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t c = 0; c < C; ++c) y[i * C + c] = (x[i * C + c] - mean[c]) * scale[c] + beta[c];
+    }, C);
   }
+}
+
+// sum_dy = Σ dy, sum_dy_xhat = Σ dy·xhat over this rank's values, per chunk
+// in double, chunks added in order.
+void BatchNormLayer::gradient_sums(const float* x, const float* dy, int64_t m) {
+  const int64_t C = channels_;
+  const double* mean = mean_.data();
+  const float* inv_std = inv_std_.data();
+  parallel_ranges(chunks(m), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t first = k * kChunkRows, last = std::min(m, first + kChunkRows);
+      double* sum_dy = chunk_sums_.data() + k * 2 * C;
+      double* sum_dy_xhat = sum_dy + C;
+      std::fill(sum_dy, sum_dy + 2 * C, 0.0);
+      for (int64_t i = first; i < last; ++i)
+        for (int64_t c = 0; c < C; ++c) {
+          const float g = dy[i * C + c];
+          sum_dy[c] += g;
+          sum_dy_xhat[c] += static_cast<double>(g) * normalized(x[i * C + c], mean[c], inv_std[c]);
+        }
+    }
+  }, kChunkRows * C);
+  std::fill(grad_sums_.begin(), grad_sums_.end(), 0.0);
+  for (int64_t k = 0; k < chunks(m); ++k)
+    for (int64_t j = 0; j < 2 * C; ++j) grad_sums_[j] += chunk_sums_[k * 2 * C + j];
 }
 
 // With M values per channel over the (global) batch:
@@ -117,14 +165,9 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
                               int64_t rows) {
   const int64_t C = channels_;
   const int64_t m = rows * (input_width() / C);
+  gradient_sums(x, dy, m);
   double* sum_dy = grad_sums_.data();
   double* sum_dy_xhat = grad_sums_.data() + C;
-  std::fill(grad_sums_.begin(), grad_sums_.end(), 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      sum_dy[c] += dy[i * C + c];
-      sum_dy_xhat[c] += static_cast<double>(dy[i * C + c]) * xhat_[i * C + c];
-    }
   for (int64_t c = 0; c < C; ++c) {
     if (dgamma_) dgamma_[c] += static_cast<float>(sum_dy_xhat[c]);
     if (dbeta_) dbeta_[c] += static_cast<float>(sum_dy[c]);
@@ -138,10 +181,16 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
     sum_dy[c] *= inv_m;
     sum_dy_xhat[c] *= inv_m;
   }
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < C; ++c)
-      dx[i * C + c] = scale_[c] * (dy[i * C + c] - static_cast<float>(sum_dy[c]) -
-                                   xhat_[i * C + c] * static_cast<float>(sum_dy_xhat[c]));
+  const double *mean = mean_.data(), *mean_dy = sum_dy, *mean_dy_xhat = sum_dy_xhat;
+  const float *inv_std = inv_std_.data(), *scale = scale_.data();
+  parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t c = 0; c < C; ++c) {
+        const float xhat = normalized(x[i * C + c], mean[c], inv_std[c]);
+        dx[i * C + c] = scale[c] * (dy[i * C + c] - static_cast<float>(mean_dy[c]) -
+                                    xhat * static_cast<float>(mean_dy_xhat[c]));
+      }
+  }, C);
 }
 
 }  // namespace lockstep

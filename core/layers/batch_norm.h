@@ -4,7 +4,10 @@
 //   inference: the moving statistics; nothing is updated, nothing communicated.
 // synchronized: mean_B and var_B are over the union of the batch on all ranks
 // of the layer's group (one collective in forward, one in backward).
-// Caches: xhat [rows, width], mean and inv_std per channel.
+// Caches: mean and inv_std per channel; backward recomputes xhat from the
+// input (the model keeps it anyway) rather than storing a copy of it.
+// Every pass runs over fixed chunks of rows whose sums are merged in order,
+// so results do not depend on how many threads share the chunks.
 #pragma once
 
 #include <vector>
@@ -51,6 +54,8 @@ class BatchNormLayer final : public Layer {
 
  private:
   void compute_batch_statistics(const float* x, int64_t m);
+  void gradient_sums(const float* x, const float* dy, int64_t m);
+  int64_t chunks(int64_t m) const;
 
   BatchNormOptions options_;
   int64_t channels_ = 0;
@@ -59,9 +64,10 @@ class BatchNormLayer final : public Layer {
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   Communicator* comm_ = nullptr;  // set (by Model::connect) only when synchronized
 
-  std::vector<float> xhat_;          // [max_rows * width]
   std::vector<Moments> moments_;     // per channel
+  std::vector<Moments> chunk_moments_;  // [chunks][C]
   std::vector<double> grad_sums_;    // [sum_dy (C) | sum_dy_xhat (C)]
+  std::vector<double> chunk_sums_;   // [chunks][2 * C]
   std::vector<float> inv_std_;       // per channel
   std::vector<float> scale_, shift_; // per channel: gamma (or gamma * inv_std) and beta
   std::vector<double> mean_;         // per channel, batch mean

@@ -14,6 +14,17 @@ namespace {
 // between its gather and its product (measured with bench_train on the
 // Fashion CNN; see bench/README.md).
 constexpr int64_t kBlockBytes = int64_t{2} << 20;
+
+// Runs are short (3 floats for a 3x3 kernel on one channel): an inlined
+// loop, which GCC would otherwise turn back into a memcpy call per run.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_run(const float* __restrict src,
+                                                                                   int64_t n, float* __restrict dst) {
+  if (n >= 64) {
+    std::memcpy(dst, src, sizeof(float) * n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
 }  // namespace
 
 Shape Conv2DLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
@@ -62,34 +73,44 @@ bool Conv2DLayer::patches_are_input() const {
   return options_.kernel_h == 1 && options_.kernel_w == 1 && options_.stride_h == 1 && options_.stride_w == 1;
 }
 
-// patches[(n, oh, ow), (kh, kw, c)] = x[n, ih, iw, c] or 0 outside the input:
-// with channels last each (kh, kw) is one contiguous run of C values.
+// patches[(n, oh, ow), (kh, kw, c)] = x[n, ih, iw, c] or 0 outside the input.
+// With channels last and no dilation along the width, the KW * C values of
+// one kernel row are one contiguous run of the input row.
 void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, float* patches) const {
   const int64_t H = height_.input, W = width_.input, C = in_channels_;
   const int64_t KH = options_.kernel_h, KW = options_.kernel_w, P = patch_width();
   const int64_t OH = height_.output, OW = width_.output;
+  const bool runs = width_.dilation == 1;
   parallel_ranges(count * OH, 1, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {  // row = (sample, oh)
       const int64_t n = row / OH, oh = row % OH;
       const float* sample = x + (first + n) * H * W * C;
       float* out = patches + row * OW * P;
       for (int64_t ow = 0; ow < OW; ++ow, out += P) {
+        const int64_t iw0 = width_.start(ow);
+        // Kernel columns [kw0, kw1) fall inside the input (with runs).
+        const int64_t kw0 = std::max<int64_t>(0, -iw0), kw1 = std::min(KW, W - iw0);
         for (int64_t kh = 0; kh < KH; ++kh) {
           const int64_t ih = height_.start(oh) + kh * height_.dilation;
           float* dst = out + kh * KW * C;
           if (ih < 0 || ih >= H) {
             std::fill(dst, dst + KW * C, 0.0f);
-            continue;
-          }
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const int64_t iw = width_.start(ow) + kw * width_.dilation;
-            if (iw < 0 || iw >= W) std::fill(dst + kw * C, dst + (kw + 1) * C, 0.0f);
-            else std::memcpy(dst + kw * C, sample + (ih * W + iw) * C, sizeof(float) * C);
+          } else if (runs) {
+            const float* src = sample + ih * W * C;
+            std::fill(dst, dst + kw0 * C, 0.0f);
+            copy_run(src + (iw0 + kw0) * C, (kw1 - kw0) * C, dst + kw0 * C);
+            std::fill(dst + kw1 * C, dst + KW * C, 0.0f);
+          } else {
+            for (int64_t kw = 0; kw < KW; ++kw) {
+              const int64_t iw = iw0 + kw * width_.dilation;
+              if (iw < 0 || iw >= W) std::fill(dst + kw * C, dst + (kw + 1) * C, 0.0f);
+              else copy_run(sample + (ih * W + iw) * C, C, dst + kw * C);
+            }
           }
         }
       }
     }
-  });
+  }, OW * P);
 }
 
 // The adjoint of gather_patches: every patch value is added back to the
@@ -118,7 +139,7 @@ void Conv2DLayer::scatter_patches(const float* dpatches, int64_t first, int64_t 
             }
           }
     }
-  });
+  }, OH * OW * P);
 }
 
 void Conv2DLayer::forward(const StepContext&, const float* x, float* y, int64_t rows) {

@@ -1,7 +1,6 @@
 #include "core/layers/max_pooling2d.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "core/parallel.h"
 
@@ -27,8 +26,10 @@ void MaxPooling2DLayer::reserve(int64_t max_rows) {
 
 // Per output position, the window's cells are visited in row-major order and
 // a cell replaces the running maximum only when strictly greater, so ties go
-// to the first cell. Channels are the inner loop: one vector of C running
-// maxima per output position.
+// to the first cell. Every window holds at least one input cell (Keras'
+// "same" padding is less than a window), which starts the running maxima:
+// cells outside the input never win. Channels are the inner loop, so the
+// comparisons vectorise.
 void MaxPooling2DLayer::forward(const StepContext&, const float* x, float* y, int64_t rows) {
   const int64_t H = height_.input, W = width_.input, C = channels_;
   const int64_t OH = height_.output, OW = width_.output;
@@ -40,22 +41,25 @@ void MaxPooling2DLayer::forward(const StepContext&, const float* x, float* y, in
       const int64_t h1 = std::min(H, height_.start(oh) + height_.kernel);
       for (int64_t ow = 0; ow < OW; ++ow) {
         const int64_t out = (row * OW + ow) * C;
-        float* best = y + out;
-        int32_t* where = argmax_.data() + out;
-        std::fill(best, best + C, -std::numeric_limits<float>::infinity());
-        std::fill(where, where + C, -1);
+        float* __restrict best = y + out;
+        int32_t* __restrict where = argmax_.data() + out;
         const int64_t w0 = std::max<int64_t>(0, width_.start(ow));
         const int64_t w1 = std::min(W, width_.start(ow) + width_.kernel);
+        const int32_t first = static_cast<int32_t>((h0 * W + w0) * C);
+        for (int64_t c = 0; c < C; ++c) best[c] = sample[first + c], where[c] = first + static_cast<int32_t>(c);
         for (int64_t ih = h0; ih < h1; ++ih)
-          for (int64_t iw = w0; iw < w1; ++iw) {
+          for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; ++iw) {
             const int32_t cell = static_cast<int32_t>((ih * W + iw) * C);
-            const float* v = sample + cell;
-            for (int64_t c = 0; c < C; ++c)
-              if (v[c] > best[c] || where[c] < 0) best[c] = v[c], where[c] = cell + static_cast<int32_t>(c);
+            const float* __restrict v = sample + cell;
+            for (int64_t c = 0; c < C; ++c) {
+              const bool wins = v[c] > best[c];
+              best[c] = wins ? v[c] : best[c];
+              where[c] = wins ? cell + static_cast<int32_t>(c) : where[c];
+            }
           }
       }
     }
-  });
+  }, OW * C * options_.pool_h * options_.pool_w);
 }
 
 void MaxPooling2DLayer::backward(const StepContext&, const float*, const float*, const float* dy, float* dx,
@@ -70,7 +74,7 @@ void MaxPooling2DLayer::backward(const StepContext&, const float*, const float*,
       const float* g = dy + n * out;
       for (int64_t i = 0; i < out; ++i) d[where[i]] += g[i];
     }
-  });
+  }, in);
 }
 
 }  // namespace lockstep

@@ -1,4 +1,5 @@
-// parallel_ranges: the split of element-wise work over the compute threads.
+// parallel_ranges: the split of element-wise work over the compute threads,
+// and the layers that use it give the same bits on any number of threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +12,10 @@
 #include <omp.h>
 #endif
 
+#include "core/keras.h"
+#include "core/model.h"
 #include "core/parallel.h"
+#include "core/random.h"
 #include "core/threads.h"
 
 namespace lockstep {
@@ -69,6 +73,67 @@ TEST(ParallelRanges, SmallWorkStaysOnTheCallingThread) {
   ASSERT_EQ(small.ranges.size(), 1u);
   EXPECT_EQ(small.ranges[0], std::make_pair(int64_t{0}, kParallelMinPerThread + 5));
   EXPECT_TRUE(split(0, 16, 2).ranges.empty());
+}
+
+TEST(ParallelRanges, ItemsOfWorkSplitByTheirSize) {
+  // 40 image rows of 4 K values: worth two threads; 40 single values: not.
+  const auto rows = [](int64_t item_size) {
+    set_compute_threads(2);
+    std::mutex mutex;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    parallel_ranges(40, 1, [&](int64_t begin, int64_t end) {
+      std::lock_guard<std::mutex> lock(mutex);
+      ranges.emplace_back(begin, end);
+    }, item_size);
+    set_compute_threads(1);
+    return ranges.size();
+  };
+#ifdef _OPENMP
+  EXPECT_EQ(rows(4096), 2u);
+#endif
+  EXPECT_EQ(rows(1), 1u);
+}
+
+// One training-mode forward and backward of a layer without matrix products
+// (OpenBLAS blocks a threaded product differently, so those may differ in
+// the last bits) on `threads` threads: output and input gradient.
+std::vector<float> layer_pass(const LayerSpec& layer, const Shape& sample, int threads) {
+  ModelSpec spec;
+  for (int64_t d : sample) spec.add_input_shape(static_cast<int>(d));
+  *spec.add_layers() = layer;
+  Model model(spec, 1);
+  const int64_t rows = 64;
+  model.reserve(rows);
+  CounterRng rng(9);
+  std::vector<float> x(static_cast<size_t>(rows * numel(sample)));
+  for (float& v : x) v = static_cast<float>(3.0 + rng.next_normal());
+  set_compute_threads(threads);
+  StepContext ctx;
+  ctx.training = true;
+  const float* y = model.forward(ctx, x.data(), rows);
+  std::vector<float> out(y, y + rows * model.output_width());
+  std::vector<float> dy(out.size()), dx(x.size());
+  for (float& v : dy) v = static_cast<float>(rng.next_normal());
+  model.layer(0).backward(ctx, x.data(), y, dy.data(), dx.data(), rows);
+  set_compute_threads(1);
+  out.insert(out.end(), dx.begin(), dx.end());
+  return out;
+}
+
+TEST(ParallelLayers, TwoThreadsGiveTheBitsOfOne) {
+  const Shape image = {24, 24, 16};  // 64 x 9,216 values: split over threads
+  const std::vector<std::pair<const char*, LayerSpec>> layers = {
+      {"BatchNormalization", keras::BatchNormalization()},
+      {"MaxPooling2D", keras::MaxPooling2D(3).strides(2).padding("same")},
+      {"AveragePooling2D", keras::AveragePooling2D(2).padding("same")},
+  };
+  for (const auto& [what, layer] : layers) {
+    const std::vector<float> one = layer_pass(layer, image, 1), two = layer_pass(layer, image, 2);
+    ASSERT_EQ(one.size(), two.size()) << what;
+    size_t differ = 0;
+    for (size_t i = 0; i < one.size(); ++i) differ += one[i] != two[i];
+    EXPECT_EQ(differ, 0u) << what;
+  }
 }
 
 }  // namespace
