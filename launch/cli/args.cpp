@@ -17,6 +17,8 @@ const std::vector<CommandSpec>& command_specs() {
       {"inspect", "trainer inspect CHECKPOINT [--json]", 1, {}, {"json"}, false},
       {"export", "trainer export CHECKPOINT OUTPUT   (inference-only: parameters and moving statistics)", 2, {}, {},
        false},
+      {"report", "trainer report RUN_DIR... [--output FILE]   (HTML: learning curves, best epochs, config differences)",
+       -1, {"output"}, {}, false},
   };
   return specs;
 }
@@ -79,7 +81,9 @@ Args parse_args(int argc, char** argv) {
     a.options[name] = value;
   }
   if (a.flag("help")) return a;
-  if (static_cast<int>(a.positional.size()) != spec.positionals)
+  if (spec.positionals < 0 && a.positional.empty())
+    throw_input_error("usage", "'" + a.command + "' needs at least one argument\n  " + spec.usage);
+  if (spec.positionals >= 0 && static_cast<int>(a.positional.size()) != spec.positionals)
     throw_input_error("usage", "'" + a.command + "' takes " + std::to_string(spec.positionals) +
                                    " argument(s), got " + std::to_string(a.positional.size()) + "\n  " + spec.usage);
   if (a.has("model") && a.has("checkpoint"))

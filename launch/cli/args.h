@@ -24,7 +24,7 @@ struct Args {
 struct CommandSpec {
   std::string name;
   std::string usage;
-  int positionals;                          // exact count
+  int positionals;                          // exact count; -1: one or more
   std::vector<std::string> value_options;   // take a value
   std::vector<std::string> switch_options;  // no value
   bool allows_set;

@@ -14,5 +14,6 @@ int run_evaluate(const Args& args, Runtime& runtime);  // evaluate and predict
 int run_summary(const Args& args, Runtime& runtime);
 int run_inspect(const Args& args, Runtime& runtime);
 int run_export(const Args& args, Runtime& runtime);
+int run_report(const Args& args, Runtime& runtime);  // launch/cli/report_command.cpp
 
 }  // namespace lockstep::cli
