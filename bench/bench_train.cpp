@@ -2,7 +2,7 @@
 // step comes to the raw cblas_sgemm rate of the model's own matrix products.
 //
 //   bench_train --config FILE [--batch B] [--threads T] [--steps N]
-//               [--warmup W] [--repeats R] [--json] [--no-gemm]
+//               [--warmup W] [--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK]
 //
 // The config's data is replaced by an in-memory synthetic set of the same
 // shape (features = model input width, classes = output units, samples a
@@ -20,7 +20,11 @@
 // that pass is memory-bound and as unavoidable as the products, so "products
 // + optimizer" is a second, tighter bound. A benchmark prints figures; it
 // never fails on time. --no-gemm skips the raw products (for profiling the step alone
-// with perf: `perf record -g bench_train ... --no-gemm`).
+// with perf: `perf record -g bench_train ... --no-gemm`). --perf-control
+// CTL,ACK: the FIFOs of `perf record -D -1 --control fifo:CTL,ACK`; sampling
+// is enabled after the warm-up and set-up, before the timed repeats, so a
+// profile with --no-gemm holds steps only (a CNN's start-up, its data and
+// buffers, takes seconds; bench/profile.sh).
 //
 // FLOP count (only the matrix products of Dense and Conv2D layers;
 // element-wise work, im2col gathers and scatters, pooling, BatchNorm,
@@ -88,12 +92,13 @@ struct Options {
   int repeats = 5;
   bool json = false;
   bool gemm = true;  // also time the raw products
+  std::string perf_control;  // "CTL,ACK": perf's control and ack FIFOs
 };
 
 [[noreturn]] void usage(const std::string& what) {
   throw_input_error("usage",
                     what + "\n  bench_train --config FILE [--batch B] [--threads T] [--steps N] [--warmup W] "
-                           "[--repeats R] [--json] [--no-gemm]");
+                           "[--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK]");
 }
 
 int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
@@ -119,11 +124,27 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = static_cast<int>(parse_int(a, value(), 1));
     else if (a == "--json") o.json = true;
     else if (a == "--no-gemm") o.gemm = false;
+    else if (a == "--perf-control") o.perf_control = value();
     else if (a == "-h" || a == "--help") usage("help");
     else usage("unknown argument '" + a + "'");
   }
   if (o.config.empty()) usage("--config is required");
   return o;
+}
+
+// Tells `perf record --control fifo:CTL,ACK` to start sampling and waits for
+// its acknowledgement, so that no step runs before the events are on.
+void enable_perf(const std::string& fifos) {
+  const size_t comma = fifos.find(',');
+  if (comma == std::string::npos) usage("--perf-control: expected CTL,ACK (two FIFO paths)");
+  const std::string ctl = fifos.substr(0, comma), ack = fifos.substr(comma + 1);
+  std::FILE* c = std::fopen(ctl.c_str(), "w");
+  if (!c || std::fputs("enable\n", c) < 0 || std::fclose(c) != 0)
+    throw_input_error("--perf-control", "cannot write to " + ctl);
+  std::FILE* a = std::fopen(ack.c_str(), "r");
+  char reply[16] = {};
+  if (!a || !std::fgets(reply, sizeof reply, a)) throw_input_error("--perf-control", "no reply from perf on " + ack);
+  std::fclose(a);
 }
 
 // ---- memory -----------------------------------------------------------------
@@ -368,6 +389,8 @@ int run(const Options& opt) {
     }
   lockstep::set_compute_threads(opt.threads);
 
+  // Sampling from here: the set-up above (data, buffers, the products' operands) is not the step.
+  if (!opt.perf_control.empty()) enable_perf(opt.perf_control);
   std::vector<double> step_seconds, gemm_seconds, optimizer_seconds;  // per step, one entry per repeat
   std::vector<std::vector<double>> product_seconds(products.size());  // per step
   for (int r = 0; r < opt.repeats; ++r) {

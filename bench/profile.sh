@@ -3,26 +3,40 @@
 #
 #   bench/profile.sh [CONFIG [BATCH [THREADS]]]     # default: bench/configs/mlp1024.pbtxt 256 1
 #   bench/profile.sh launch/configs/seed_mlp.pbtxt 32 1
+#   bench/profile.sh launch/configs/fashion_cnn.pbtxt 256 1
 #
 # Runs build/bin/bench_train (BUILD_DIR overrides build/) on the config's
 # model with synthetic data, about 5 s of training steps, under
 # `perf record -e cpu-clock` (a software event: works in VMs without hardware
-# counters), starting 1.5 s after launch so that data generation and
-# initialisation are not sampled. The samples are grouped by the function
+# counters), with sampling off until bench_train has warmed up and set up
+# (perf's control FIFO, bench_train --perf-control), so that data generation
+# and initialisation are not sampled: a fixed delay missed a CNN's start-up,
+# which takes seconds on a loaded machine. The samples are grouped by the function
 # they landed in (self time, not inclusive):
 #   matrix products   OpenBLAS sgemm: kernel, packing (copy) and cblas entry
+#   im2col gather     Conv2DLayer::gather_patches and conv2d.cpp's copy_run:
+#                     patches from the input, per block (forward, and again in
+#                     backward: blocks are rebuilt)
+#   im2col scatter    Conv2DLayer::scatter_patches: the patch gradient added
+#                     back onto dx
+#   Conv2D bias, rest Conv2DLayer::forward/backward's own loops (bias preload,
+#                     bias gradient), outside the products and im2col
+#   pooling           MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D
 #   BatchNorm         BatchNormLayer (statistics, normalise, backward)
 #   activations       activation_forward / activation_backward and their loops
 #   dropout           DropoutLayer (mask from the counter-based RNG, multiply)
 #   optimizer         the optimizer's update over the arena
 #   loss              softmax + cross-entropy (Loss, expf/logf)
 #   copies, zeroing   memcpy/memmove/memset: the batch gather, the bias broadcast
-#                     before the forward product, zeroing the gradient arena
+#                     before the forward product, zeroing the gradient arena;
+#                     also the libc calls of the layers above (im2col's long
+#                     runs and zero padding, Flatten's copy): self time only
 #   pool threads waiting  libgomp: the pool's other threads spinning between
 #                     parallel regions while the calling thread works alone
 #   rest              everything else (step bookkeeping, kernel)
 # and printed as % of the samples and ms per step (the step time is the
-# median of a separate timed run of bench_train just before). Needs perf
+# median of a separate timed run of bench_train just before, without the raw
+# products: only its step time is used). Needs perf
 # (Debian: linux-perf); installs it when missing and run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,20 +53,30 @@ if ! command -v perf >/dev/null || ! perf version >/dev/null 2>&1; then
 fi
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 
-timing=$("$bench" --config "$config" --batch "$batch" --threads "$threads" --repeats 5 --json)
+# 5 warm-up steps: a CNN step is ~0.1 s, and bench_train's default (20) would add seconds for nothing.
+timing=$("$bench" --config "$config" --batch "$batch" --threads "$threads" --repeats 5 --warmup 5 --no-gemm --json)
 ms=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ms_per_step"])' "$timing")
-steps=$(python3 -c "print(max(50, int(5000 / $ms)))")
-data=$(mktemp /tmp/lockstep_perf.XXXXXX.data)
-trap 'rm -f "$data"' EXIT
-perf record -q -e cpu-clock -F 2999 -D 1500 -o "$data" \
+steps=$(python3 -c "print(max(10, int(5000 / $ms)))")  # about 5 s of steps
+dir=$(mktemp -d /tmp/lockstep_perf.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+data=$dir/perf.data
+mkfifo "$dir/ctl" "$dir/ack"
+perf record -q -e cpu-clock -F 2999 -D -1 --control "fifo:$dir/ctl,$dir/ack" -o "$data" \
   "$bench" --config "$config" --batch "$batch" --threads "$threads" --no-gemm --repeats 1 --steps "$steps" \
-  --warmup 0 >/dev/null 2>&1
+  --warmup $((steps / 10 + 2)) --perf-control "$dir/ctl,$dir/ack" >/dev/null 2>&1
 perf report -i "$data" --stdio --no-children --sort dso,symbol --percent-limit 0 2>/dev/null |
   python3 -c '
 import re, sys
 ms, config, batch, threads = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+# First match wins: the Conv2D and pooling groups come before "activations",
+# whose pattern a Conv2D symbol could contain; gather/scatter match their
+# lambdas and OpenMP outlined copies too (the name is in the symbol).
 groups = [
     ("matrix products", r"sgemm|gemm_|cblas_"),
+    ("im2col gather", r"Conv2DLayer::gather_patches|\(anonymous namespace\)::copy_run"),
+    ("im2col scatter", r"Conv2DLayer::scatter_patches"),
+    ("Conv2D bias, rest", r"Conv2DLayer::"),
+    ("pooling", r"(Max|Average|GlobalAverage)Pooling2DLayer"),
     ("BatchNorm", r"BatchNorm"),
     ("activations", r"activation_|blockwise"),
     ("dropout", r"Dropout"),
@@ -85,7 +109,9 @@ print()
 # time: ms per step below is thread-time (summed over the threads).
 print("| part of the step | share of the samples | thread-ms per step |")
 print("|---|---:|---:|")
-for g in [g for g, _ in groups] + ["rest"]:
+image = ("im2col gather", "im2col scatter", "Conv2D bias, rest", "pooling")
+shown = [g for g, _ in groups if g not in image or any(share[i] for i in image)]  # image rows: for CNNs
+for g in shown + ["rest"]:
     print("| %s | %.1f%% | %.4f |" % (g, share[g], int(threads) * ms * share[g] / 100))
 print()
 print("top functions (self time):")
