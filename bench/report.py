@@ -7,8 +7,10 @@ Each line carries "row" (model/batch/t<threads> or model/batch/np2 or
 allreduce/64MB/np2) and "round" (-1 for the one-off np = 2 memory runs).
 Figures are medians over rounds; a ratio between lockstep and PyTorch is the
 median of the per-round ratios (both ran back to back in the same round).
-The target lines at the end restate issue #6's targets next to the measured
-figure; they are information, not a pass/fail test.
+The target lines at the end restate the issues' targets next to the measured
+figure (issue #6 for the MLPs, the CNN speed issue for fashion_cnn; a group is
+shown when the run has any of its rows, e.g. not the MLP group for
+ROWS=cnn); they are information, not a pass/fail test.
 """
 
 import json
@@ -66,6 +68,8 @@ def main():
         cpu = platform.processor()
     ls_any = [r for r in rows if r.get("bench") == "lockstep"]
     pt_any = [r for r in rows if r.get("bench") == "pytorch" and not r.get("skipped")]
+    conv = sorted({"%s (oneDNN %s)" % (r["conv_kernel"], "on" if r.get("mkldnn_enabled") else "off")
+                   for r in pt_any if r.get("conv_kernel")})
     rounds = len({r["round"] for r in rows if r.get("round", -1) >= 0})
     print()
     print("lockstep vs PyTorch: one training step (gather + forward + loss + backward + optimizer), "
@@ -74,6 +78,8 @@ def main():
         time.strftime("%Y-%m-%d"), cpu, os.cpu_count(),
         ls_any[0].get("blas_core", "?") if ls_any else "?",
         pt_any[0].get("torch_version", "?") if pt_any else "skipped", note))
+    if conv:
+        print("PyTorch's convolutions (its defaults): " + ", ".join(conv))
     print()
 
     header = ["model", "batch", "procs x thr", "lockstep samples/s", "GFLOP/s", "of its bound",
@@ -138,9 +144,13 @@ def main():
             ddp = pick(rows, row, "pytorch", mode="ddp")
             tnocomm = pick(rows, row, "pytorch", mode="nocomm")
             sps = med(r["samples_per_s"] for r in sync)
-            of_nocomm = med(r["throughput_sync_over_nocomm"] for r in ratios)
-            sync_over_solo = med(r["throughput_sync_over_solo"] for r in ratios)
-            syncbn = med(r["syncbn_cost_pct"] for r in ratios)
+            def ratio_of(key):  # None when the variants it needs were not run
+                xs = [r[key] for r in ratios if key in r]
+                return med(xs) if xs else None
+
+            of_nocomm = ratio_of("throughput_sync_over_nocomm")
+            sync_over_solo = ratio_of("throughput_sync_over_solo")
+            syncbn = ratio_of("syncbn_cost_pct")
             vs_ddp = paired(sync, ddp, "samples_per_s", "samples_per_s")
             summary[row] = {"sps": sps, "of_nocomm": of_nocomm, "syncbn": syncbn, "vs_ddp": vs_ddp,
                             "sync_over_solo": sync_over_solo,
@@ -148,8 +158,9 @@ def main():
                             "ddp": med(r["samples_per_s"] for r in ddp) if ddp else None,
                             "ddp_of_nocomm": paired(ddp, tnocomm, "samples_per_s", "samples_per_s")}
             g = flops.get(model)
-            print("| %s | %s (%d per rank) | 2 x 1, SyncBN | %.0f | %s | %.0f%% of nocomm | %s | %s (DDP) | %s | %s |" % (
-                model, batch, int(batch) // 2, sps, fmt(g * sps * 1e-9 if g else None, ".1f"), 100 * of_nocomm,
+            print("| %s | %s (%d per rank) | 2 x 1, SyncBN | %.0f | %s | %s of nocomm | %s | %s (DDP) | %s | %s |" % (
+                model, batch, int(batch) // 2, sps, fmt(g * sps * 1e-9 if g else None, ".1f"),
+                fmt(100 * of_nocomm if of_nocomm else None, ".0f") + "%",
                 fmt(rss[0]["rss_peak_mb"] if rss else None, ".0f") + " per rank",
                 fmt(summary[row]["ddp"], ".0f", "skipped"),
                 fmt(max(r["rss_peak_mb"] for r in ddp) if ddp else None, ".0f") + (" per rank" if ddp else ""),
@@ -164,8 +175,9 @@ def main():
               "%.2fx faster than one MPI_Allreduce (%.1f ms) | - | - | - | - |" % (
                   lms, med(r["lockstep_gbps"] for r in ar), speed, mms))
     print()
-    print("GFLOP/s: Dense products only. of its bound: the step time that the model's products take in raw "
-          "cblas_sgemm (same shapes, same threads, same process) over the step time; 'with the optimizer': the "
+    print("GFLOP/s: Dense and Conv2D (im2col) products only. of its bound: the step time that the model's "
+          "products take in raw cblas_sgemm (same shapes and blocks, same threads, same process) over the step "
+          "time; 'with the optimizer': the "
           "products plus the optimizer's own pass over an arena-sized copy of the parameters (memory-bound), "
           "timed alone in the same process; at np = 2: samples/s over "
           "two processes training alone with no communication (same job). Peak RSS: VmHWM of the process; "
@@ -173,14 +185,25 @@ def main():
           "parameters + gradients + optimizer slots + activations for the batch. np = 2 lockstep rows keep "
           "BatchNormalization synchronized; PyTorch's DDP has no SyncBatchNorm on CPU.")
     print()
+    mlp_targets(summary)
+    cnn_targets(summary)
 
-    def target(label, value, ok, shown):
-        state_ = "n/a" if value is None else ("met" if ok(value) else "NOT met")
-        print("  %-62s %-22s %s" % (label, shown(value) if value is not None else "-", state_))
 
-    print("targets (issue #6), from this run:")
-    s = summary
+def target(label, value, ok, shown):
+    state_ = "n/a" if value is None else ("met" if ok(value) else "NOT met")
+    print("  %-62s %-22s %s" % (label, shown(value) if value is not None else "-", state_))
+
+
+def has_rows(s, models):
+    return any(k.split("/")[0] in models for k in s)
+
+
+def mlp_targets(s):
+    """Issue #6's targets (the MLPs and the all-reduce)."""
+    if not has_rows(s, ("seed_mlp", "fashion_mlp", "mlp1024", "allreduce")):
+        return
     g = lambda k, f: s.get(k, {}).get(f)  # noqa: E731
+    print("targets (issue #6), from this run:")
     target("seed_mlp batch 32, 1 thread: >= 10x PyTorch", g("seed_mlp/32/t1", "ratio"), lambda v: v >= 10,
            lambda v: "%.1fx" % v)
     target("seed_mlp batch 256, 1 thread: >= 5x PyTorch", g("seed_mlp/256/t1", "ratio"), lambda v: v >= 5,
@@ -218,6 +241,23 @@ def main():
         print("  %s: products %.2f ms + optimizer pass alone %.2f ms = %.0f%% of the step; the optimizer alone is "
               "%.1f%% of the products, the %d%% target leaves %.1f%%" % (
                   row, products_ms, opt_ms, floor, 100 * opt_ms / products_ms, goal, 100.0 * (100 - goal) / goal))
+
+
+
+
+def cnn_targets(s):
+    """The CNN speed issue's targets ("Speed, measured in bench/ against PyTorch 1.13 in the same run")."""
+    if not has_rows(s, ("fashion_cnn",)):
+        return
+    g = lambda k, f: s.get(k, {}).get(f)  # noqa: E731
+    print("targets (CNN speed issue), from this run:")
+    target("fashion_cnn batch 256, 1 thread: >= 3x PyTorch", g("fashion_cnn/256/t1", "ratio"), lambda v: v >= 3,
+           lambda v: "%.2fx" % v)
+    for row, what in (("fashion_cnn/256/t1", "1 thread"), ("fashion_cnn/256/t2", "2 threads")):
+        target("fashion_cnn batch 256, %s: >= 60%% of the sgemm bound" % what, g(row, "pct"), lambda v: v >= 60,
+               lambda v: "%.1f%%" % v)
+    target("fashion_cnn np = 2 x 128, SyncBN: >= 90% of no communication", g("fashion_cnn/256/np2", "of_nocomm"),
+           lambda v: v >= 0.90, lambda v: "%.1f%%" % (100 * v))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,16 @@
 #   seed_mlp     batch 32 and 256, 1 thread; 256 at 2 threads
 #   fashion_mlp  784-256-128-10 with BatchNormalization, batch 256, 1 and 2 threads
 #   mlp1024      784-1024-1024-10 with BatchNormalization, batch 256, 1 and 2 threads
-#   fashion_mlp and mlp1024 at np = 2 x 1 thread (128 per rank): lockstep with
+#   fashion_cnn  launch/configs/fashion_cnn.pbtxt (two Conv2D + BatchNormalization +
+#                MaxPooling2D blocks, Dense 128, Dense 10), batch 256 and 64, 1 and 2 threads
+#   fashion_mlp, mlp1024 and fashion_cnn at np = 2 x 1 thread (128 per rank): lockstep with
 #                synchronized BatchNormalization (bench_distributed, variant sync)
 #                vs PyTorch DDP (gloo, plain BatchNorm: PyTorch has no
 #                SyncBatchNorm on CPU); the bound is two processes with no
 #                communication (variant nocomm, torch_bench.py --nocomm)
 #   a 64 MB gradient all-reduce at np = 2: lockstep's bucketed all-reduce vs
 #                one plain MPI_Allreduce on the same buffer (bench_allreduce)
-# Columns: samples/s, GFLOP/s of the Dense products, how close the step comes
+# Columns: samples/s, GFLOP/s of the Dense and Conv2D products, how close the step comes
 # to its bound (% of the cblas_sgemm rate on the model's own shapes, measured
 # in the same process; at np = 2, % of the no-communication processes
 # measured in the same job), peak RSS, and PyTorch 1.13 on the same model,
@@ -24,14 +26,17 @@
 # Every round runs every row's lockstep and PyTorch programs back to back, the
 # order flipping each round, so machine noise hits both alike; figures are
 # medians over the rounds, ratios medians of the per-round ratios. Nothing
-# passes or fails on time. About 5 minutes on the 2-core development VM once
-# built (ROUNDS=5).
+# passes or fails on time. About 10 minutes on the 2-core development VM once
+# built (ROUNDS=5), about half of it the fashion_cnn rows (ROWS=cnn; estimated
+# from the brief's rates, not timed on an idle machine).
 #
 # Environment:
 #   BUILD_DIR  existing CMake build dir to use instead of building build/
 #   NO_BUILD=1 use the programs in $BUILD_DIR/bin as they are
 #   ROUNDS     rounds (default 5)
 #   DIST=0     leave out the np = 2 rows and the all-reduce row
+#   ROWS       all (default); mlp: the MLP rows and the all-reduce row; cnn: the
+#              fashion_cnn rows alone (1 process and, unless DIST=0, np = 2)
 #   PYTHON     interpreter with Debian's python3-torch (default /usr/bin/python3)
 #   OUT        file for the raw JSON lines (default: a temporary file)
 # PyTorch gets OMP_WAIT_POLICY=PASSIVE at 2 threads (without it its OpenMP pool
@@ -93,9 +98,10 @@ fi
 out=${OUT:-$(mktemp /tmp/lockstep_bench.XXXXXX.jsonl)}
 : >"$out"
 
-# name config batch threads steps: steps chosen so that one lockstep run lasts
-# >= ~50 ms and one PyTorch run <= ~1 s on the development VM.
-cases=(
+# name config batch threads steps [warmup]: steps chosen so that one lockstep
+# run lasts >= ~50 ms and one PyTorch run <= ~1 s on the development VM;
+# warmup (default steps / 5 + 5) is warm-up steps per run.
+mlp_cases=(
   "seed_mlp launch/configs/seed_mlp.pbtxt 32 1 2000"
   "seed_mlp launch/configs/seed_mlp.pbtxt 256 1 600"
   "seed_mlp launch/configs/seed_mlp.pbtxt 256 2 600"
@@ -104,10 +110,31 @@ cases=(
   "mlp1024 bench/configs/mlp1024.pbtxt 256 1 20"
   "mlp1024 bench/configs/mlp1024.pbtxt 256 2 30"
 )
-dist_cases=(
+# A CNN step is ~60x fashion_mlp's (lockstep ~2,000 samples/s at batch 256 on 1
+# thread, PyTorch ~600): steps for a lockstep run >= ~0.5 s and a PyTorch run
+# <= ~3 s, and few warm-up steps, which cost as much as timed ones.
+cnn_cases=(
+  "fashion_cnn launch/configs/fashion_cnn.pbtxt 256 1 6 2"
+  "fashion_cnn launch/configs/fashion_cnn.pbtxt 256 2 10 2"
+  "fashion_cnn launch/configs/fashion_cnn.pbtxt 64 1 20 3"
+  "fashion_cnn launch/configs/fashion_cnn.pbtxt 64 2 30 3"
+)
+# name config global-batch steps [warmup]: warmup per variant (default 10).
+mlp_dist_cases=(
   "fashion_mlp launch/configs/fashion_mlp.pbtxt 256 100"
   "mlp1024 bench/configs/mlp1024.pbtxt 256 30"
 )
+cnn_dist_cases=(
+  "fashion_cnn launch/configs/fashion_cnn.pbtxt 256 8 3"
+)
+ROWS=${ROWS:-all}
+case $ROWS in
+  all) cases=("${mlp_cases[@]}" "${cnn_cases[@]}"); dist_cases=("${mlp_dist_cases[@]}" "${cnn_dist_cases[@]}") ;;
+  mlp) cases=("${mlp_cases[@]}"); dist_cases=("${mlp_dist_cases[@]}") ;;
+  cnn) cases=("${cnn_cases[@]}"); dist_cases=("${cnn_dist_cases[@]}") ;;
+  *) echo "error: bench/run.sh: ROWS=$ROWS (expected all, mlp or cnn)" >&2; exit 2 ;;
+esac
+allreduce_row=$([[ $ROWS == cnn ]] && echo 0 || echo 1)  # not a model's row: with the MLPs
 
 # tag JSON-lines: appends each line of stdin with the row tag in front.
 tag() { sed "s#^{#{\"row\": \"$1\", \"round\": $2, #" >>"$out"; }
@@ -118,14 +145,14 @@ threads_env() {  # $1 threads; $2 = torch: PyTorch's two pools need PASSIVE
   echo "${env[@]}"
 }
 
-run_single() {  # round name config batch threads steps
-  local r=$1 name=$2 cfg=$3 batch=$4 thr=$5 steps=$6 row="$2/$4/t$5"
+run_single() {  # round name config batch threads steps [warmup]
+  local r=$1 name=$2 cfg=$3 batch=$4 thr=$5 steps=$6 warmup=${7:-$(($6 / 5 + 5))} row="$2/$4/t$5"
   # shellcheck disable=SC2046
   local ls=(env $(threads_env "$thr") "$build/bin/bench_train" --config "$cfg" --batch "$batch" --threads "$thr"
-            --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
+            --steps "$steps" --warmup "$warmup" --repeats 1 --json)
   # shellcheck disable=SC2046
   local pt=(env $(threads_env "$thr" torch) "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch"
-            --threads "$thr" --steps "$steps" --warmup $((steps / 5 + 5)) --repeats 1 --json)
+            --threads "$thr" --steps "$steps" --warmup "$warmup" --repeats 1 --json)
   if ((torch_ok == 0)); then
     "${ls[@]}" | tag "$row" "$r"
   elif ((r % 2 == 0)); then
@@ -135,13 +162,13 @@ run_single() {  # round name config batch threads steps
   fi
 }
 
-run_dist() {  # round name config batch steps
-  local r=$1 name=$2 cfg=$3 batch=$4 steps=$5 row="$2/$4/np2"
+run_dist() {  # round name config batch steps [warmup]
+  local r=$1 name=$2 cfg=$3 batch=$4 steps=$5 warmup=${6:-10} row="$2/$4/np2"
   local env1=(env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
   local ls=("${env1[@]}" "${mpi[@]}" "$build/bin/bench_distributed" --config "$cfg" --global-batch "$batch"
-            --variants sync,local,nocomm,solo --steps "$steps" --warmup 10 --repeats 3 --json)
+            --variants sync,local,nocomm,solo --steps "$steps" --warmup "$warmup" --repeats 3 --json)
   local pt=("${env1[@]}" "$PYTHON" bench/torch_bench.py --config "$cfg" --batch "$batch" --threads 1 --ranks 2
-            --steps "$steps" --warmup 10 --repeats 1 --json)
+            --steps "$steps" --warmup "$warmup" --repeats 1 --json)
   if ((torch_ok == 0)); then
     "${ls[@]}" | tag "$row" "$r"
   elif ((r % 2 == 0)); then
@@ -159,11 +186,16 @@ fi
 
 start=$SECONDS
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "bench: $ROUNDS rounds x ${#cases[@]} single-process rows$( ((DIST)) && echo " + ${#dist_cases[@]} np = 2 rows + the all-reduce row"); raw results in $out"
+extra=""
+if ((DIST)); then
+  extra=" + ${#dist_cases[@]} np = 2 rows"
+  ((allreduce_row)) && extra+=" + the all-reduce row"
+fi
+echo "bench: $ROUNDS rounds x ${#cases[@]} single-process rows$extra; raw results in $out"
 if ((DIST)); then
   # Peak RSS at np = 2 of the training alone (one variant built per process).
   for c in "${dist_cases[@]}"; do
-    read -r name cfg batch steps <<<"$c"
+    read -r name cfg batch _ <<<"$c"
     OPENBLAS_NUM_THREADS=1 "${mpi[@]}" "$build/bin/bench_distributed" --config "$cfg" --global-batch "$batch" \
       --variants sync --steps 10 --warmup 5 --repeats 1 --json | grep distributed_ratios | tag "$name/$batch/np2" -1
   done
@@ -178,7 +210,9 @@ for ((r = 0; r < ROUNDS; r++)); do
       # shellcheck disable=SC2086
       run_dist "$r" $c
     done
-    OPENBLAS_NUM_THREADS=1 "${mpi[@]}" "$build/bin/bench_allreduce" --mb 64 --repeats 5 --json | tag "allreduce/64MB/np2" "$r"
+    if ((allreduce_row)); then
+      OPENBLAS_NUM_THREADS=1 "${mpi[@]}" "$build/bin/bench_allreduce" --mb 64 --repeats 5 --json | tag "allreduce/64MB/np2" "$r"
+    fi
   fi
   printf '  round %d/%d done (%ds)\n' $((r + 1)) "$ROUNDS" $((SECONDS - start))
 done
