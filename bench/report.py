@@ -160,7 +160,7 @@ def main():
             g = flops.get(model)
             print("| %s | %s (%d per rank) | 2 x 1, SyncBN | %.0f | %s | %s of nocomm | %s | %s (DDP) | %s | %s |" % (
                 model, batch, int(batch) // 2, sps, fmt(g * sps * 1e-9 if g else None, ".1f"),
-                fmt(100 * of_nocomm if of_nocomm else None, ".0f") + "%",
+                "%.0f%%" % (100 * of_nocomm) if of_nocomm else "-",
                 fmt(rss[0]["rss_peak_mb"] if rss else None, ".0f") + " per rank",
                 fmt(summary[row]["ddp"], ".0f", "skipped"),
                 fmt(max(r["rss_peak_mb"] for r in ddp) if ddp else None, ".0f") + (" per rank" if ddp else ""),
