@@ -1,5 +1,5 @@
 // Finite-difference gradient checking for lockstep's float layers and losses,
-// shared by test_gradcheck.cpp and test_batch_norm.cpp.
+// shared by test_gradcheck.cpp and the per-layer tests in layers/.
 //
 // Layers compute in float, so central differences are taken with a step of
 // ~1e-3 on unit-scale values, divided by the step actually representable in

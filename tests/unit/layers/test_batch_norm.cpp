@@ -2,13 +2,14 @@
 // forward against the formula (biased variance) computed in double, the
 // moving-average update, inference from the moving statistics (which changes
 // nothing), Keras defaults and names, numerical robustness, empty local
-// batches, and golden values from PyTorch. Gradient checks are in
-// test_gradcheck.cpp.
+// batches, gradients against finite differences (batch sizes 1 to 8, every
+// center/scale combination, image inputs), and golden values from PyTorch.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/layers/batch_norm.h"
@@ -298,6 +299,52 @@ TEST(BatchNormalization, EmptyLocalBatchNeitherCrashesNorMovesStatistics) {
   EXPECT_EQ(arena(model.parameters().state_values(), model.parameters().state_count()), state);
   for (size_t i = 0; i < model.parameters().trainable_count(); ++i)
     EXPECT_EQ(model.parameters().trainable_grads()[i], 0.0f);
+}
+
+// ---------------------------------------------------------------------------
+// Gradients in training mode: batch sizes 1..8, every center/scale
+// combination, gamma and beta away from their initial ones/zeros.
+
+void randomize_bn_parameters(LayerHarness& h, uint64_t seed) {
+  for (const char* p : {"/gamma", "/beta"}) {
+    const int id = h.params().find(h.layer().name() + p);
+    if (id < 0) continue;
+    const auto v = uniform_values(h.params().info(id).size, seed++, 0.5, 1.5);
+    std::copy(v.begin(), v.end(), h.params().value(id));
+  }
+}
+
+class BatchNormGradient : public ::testing::TestWithParam<std::tuple<int, bool, bool>> {};
+
+TEST_P(BatchNormGradient, MatchesFiniteDifferences) {
+  const auto& [rows, center, scale] = GetParam();
+  LayerHarness h(keras::BatchNormalization().center(center).scale(scale), {3}, rows, /*seed=*/rows + 3);
+  randomize_bn_parameters(h, rows);
+  const std::string what = "BatchNormalization(rows=" + std::to_string(rows) + ", center=" +
+                           std::to_string(center) + ", scale=" + std::to_string(scale) + ")";
+  h.check(what);
+  if (rows == 1) {
+    // Zero variance: the output is beta, and nothing flows back to x.
+    std::vector<double> unused;
+    for (double g : h.analytic(&unused)) EXPECT_NEAR(g, 0.0, 1e-6) << what;
+    const float* beta = center ? h.params().value(h.params().find(h.layer().name() + "/beta")) : nullptr;
+    for (int c = 0; c < 3; ++c) EXPECT_FLOAT_EQ(h.y()[c], beta ? beta[c] : 0.0f) << what;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchSizes1To8, BatchNormGradient,
+                         ::testing::Combine(::testing::Range(1, 9), ::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {
+                           return "rows" + std::to_string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_center" : "_nocenter") +
+                                  (std::get<2>(info.param) ? "_scale" : "_noscale");
+                         });
+
+TEST(BatchNormalization, GradientOverSpatialPositions) {
+  // [2, 2, 3] samples: statistics per channel over rows and the 2x2 positions.
+  LayerHarness h(keras::BatchNormalization(), {2, 2, 3}, 3);
+  randomize_bn_parameters(h, 5);
+  h.check("BatchNormalization([2,2,3])");
 }
 
 // ---------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 // Dropout's vectorised mask must be exactly keep(), the scalar definition the
-// partition-independence tests and DESIGN.md rely on.
+// partition-independence tests and DESIGN.md rely on; gradients in training
+// mode (mask fixed by the StepContext) and the identity at inference.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "core/layers/dropout.h"
 #include "core/keras.h"
@@ -53,6 +55,34 @@ TEST(Dropout, ForwardMaskIsKeepForEveryElement) {
       }
     EXPECT_GT(dropped, 0) << rate;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Gradients in training mode: the mask is fixed by the StepContext.
+
+TEST(Dropout, GradientTrainingMode) {
+  for (float rate : {0.2f, 0.5f}) {
+    LayerHarness h(keras::Dropout(rate), {10}, 6);
+    // The mask really is in play: some units dropped, the rest scaled.
+    h.objective();
+    int dropped = 0, kept = 0;
+    for (size_t i = 0; i < h.x().size(); ++i) {
+      if (h.y()[i] == 0.0f) ++dropped;
+      else if (std::fabs(h.y()[i] - h.x()[i] / (1.0f - rate)) <= 1e-6f * std::fabs(h.y()[i])) ++kept;
+    }
+    EXPECT_GT(dropped, 0) << rate;
+    EXPECT_GT(kept, 0) << rate;
+    EXPECT_EQ(dropped + kept, static_cast<int>(h.x().size())) << rate;
+    h.check("Dropout(" + std::to_string(rate) + ")");
+  }
+}
+
+TEST(Dropout, InferenceIsIdentity) {
+  LayerHarness h(keras::Dropout(0.5f), {7}, 3);
+  h.ctx().training = false;
+  h.objective();
+  EXPECT_EQ(h.y(), h.x());
+  h.check("Dropout inference");
 }
 
 }  // namespace
