@@ -1,5 +1,6 @@
 // Finite-difference gradient checks (training mode) of the comparison itself,
-// of every loss, fused and unfused, and of the article's whole model. See gradcheck_util.h for the method; each layer's own checks
+// of every loss, fused and unfused, and of whole models (the article's MLP, a
+// small CNN). See gradcheck_util.h for the method; each layer's own checks
 // are in tests/unit/layers/test_<layer>.cpp.
 #include <gtest/gtest.h>
 
@@ -268,6 +269,38 @@ TEST(GradCheck, ArticleModelWholeGradientOnRandomParameters) {
   for (int k = 0; k < 40; ++k) chosen.push_back(all[rng.next_below(all.size())]);
   for (size_t k = all.size() - 4; k < all.size(); ++k) chosen.push_back(all[k]);
   h.check("article model", chosen);
+}
+
+// ---------------------------------------------------------------------------
+// Small CNNs, whole, with sparse categorical cross-entropy fused with the
+// final softmax: every trainable parameter. Max pooling comes first, where
+// its inputs are the data, which no parameter moves: a perturbation cannot
+// change a window's winner.
+
+TEST(GradCheck, SmallCnnWithPoolingBatchNormAndFlatten) {
+  keras::Sequential s({8, 8, 2});
+  s.add(keras::MaxPooling2D(2))
+      .add(keras::Conv2D(4, 3).padding("same").activation("tanh").bias_initializer("uniform"))
+      .add(keras::AveragePooling2D(2))
+      .add(keras::BatchNormalization())
+      .add(keras::Flatten())
+      .add(keras::Dense(3).activation("softmax"));
+  ModelLossHarness h(s.spec(), kSparse, 4, true);
+  ASSERT_EQ(gradtest::trainable_elements(h.model().parameters()).size(), 76u + 8u + 51u);
+  h.check("MaxPooling2D -> Conv2D(tanh) -> AveragePooling2D -> BN -> Flatten -> Dense(softmax)");
+}
+
+TEST(GradCheck, SmallCnnWithStridedConvAndGlobalPooling) {
+  // The first layer is a Conv2D: the model asks it for no input gradient.
+  keras::Sequential s({6, 7, 2});
+  s.add(keras::Conv2D(3, {2, 3}).strides(2).padding("same"))
+      .add(keras::BatchNormalization())
+      .add(keras::Activation("tanh"))
+      .add(keras::GlobalAveragePooling2D())
+      .add(keras::Dense(3))
+      .add(keras::Activation("softmax"));
+  ModelLossHarness h(s.spec(), kSparse, 4, true);
+  h.check("Conv2D(strides 2, same) -> BN -> tanh -> GlobalAveragePooling2D -> Dense -> softmax");
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // moving-average update, inference from the moving statistics (which changes
 // nothing), Keras defaults and names, numerical robustness, empty local
 // batches, gradients against finite differences (batch sizes 1 to 8, every
-// center/scale combination, image inputs), and golden values from PyTorch.
+// center/scale combination, image inputs), and golden values from PyTorch
+// (BatchNorm1d, and BatchNorm2d on [N, H, W, C] images).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "core/keras.h"
 #include "core/model.h"
 #include "tests/unit/gradcheck_util.h"
+#include "tests/unit/layers/golden.h"
 
 namespace lockstep {
 namespace {
@@ -392,6 +394,27 @@ TEST(BatchNormalization, MatchesPyTorchBatchNorm1d) {
     EXPECT_NEAR(param(h, "moving_variance")[c] - 0.99, (torch_running_var[c] - 0.99) * (m - 1) / m, 1e-6)
         << "moving_variance[" << c << "]";
   }
+}
+
+// On images the statistics are per channel over N, H and W, as torch's
+// BatchNorm2d computes them in training mode (golden/make_golden.py, case
+// batch_norm_nhwc; its moving variance is already converted to Keras' biased
+// blend).
+TEST(BatchNormalization, MatchesPyTorchBatchNorm2dOnImages) {
+  const golden::Case& c = golden::find_case("batch_norm_nhwc");
+  const golden::Tensor& x = c.tensor("x");
+  const LayerSpec spec = keras::BatchNormalization()
+                             .epsilon(std::stof(c.attr("epsilon")[0]))
+                             .momentum(std::stof(c.attr("momentum")[0]));
+  LayerHarness h(spec, x.per_sample(), x.shape[0]);
+  ASSERT_EQ(x.per_sample().size(), 3u) << "an image input";
+  golden::set_parameter(h, "gamma", c.tensor("gamma"));
+  golden::set_parameter(h, "beta", c.tensor("beta"));
+  golden::run_and_compare_activations(h, c);  // one training forward: one moving-average update
+  golden::expect_close("dgamma", golden::parameter_grad(h, "gamma"), c.tensor("dgamma"));
+  golden::expect_close("dbeta", golden::parameter_grad(h, "beta"), c.tensor("dbeta"));
+  golden::expect_close("moving_mean", param(h, "moving_mean"), c.tensor("moving_mean"));
+  golden::expect_close("moving_variance", param(h, "moving_variance"), c.tensor("moving_variance"));
 }
 
 }  // namespace

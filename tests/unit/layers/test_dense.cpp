@@ -1,6 +1,6 @@
 // Dense: gradients against finite differences for every activation, with
 // and without bias, gradient accumulation, golden values of Linear + tanh
-// from PyTorch.
+// from PyTorch, and the error for an image input without Flatten.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "core/keras.h"
 #include "core/model.h"
 #include "tests/unit/gradcheck_util.h"
+#include "tests/unit/layers/layer_test_util.h"
 
 namespace lockstep {
 namespace {
@@ -120,6 +121,19 @@ TEST(Dense, TanhMatchesPyTorch) {
   for (int i = 0; i < 12; ++i) EXPECT_NEAR(dkernel[i], torch_dkernel[i], 1e-6) << "dkernel[" << i << "]";
   const float* dbias = p.grad(p.find("dense_1/bias"));
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(dbias[i], torch_dbias[i], 1e-6) << "dbias[" << i << "]";
+}
+
+// ---------------------------------------------------------------------------
+// Keras would apply Dense to the last axis of an image; lockstep refuses,
+// naming the layer, the shape and the fix.
+
+TEST(DenseSpecErrors, ImageInputWithoutFlatten) {
+  using layertest::sequential;
+  layertest::expect_spec_error(sequential({6, 6, 1}, {keras::Conv2D(4, 3), keras::Dense(10)}), "model.layers[1]",
+                               {"dense_1", "Dense", "1-D input", "[4, 4, 4]", "Flatten"});
+  layertest::expect_spec_error(sequential({28, 28, 1}, {keras::Dense(10)}), "model.layers[0]",
+                               {"dense_1", "[28, 28, 1]", "Flatten"});
+  EXPECT_NO_THROW({ Model m(sequential({6, 6, 1}, {keras::Conv2D(4, 3), keras::Flatten(), keras::Dense(10)})); });
 }
 
 }  // namespace
