@@ -58,10 +58,14 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
   }
 }
 
-void Model::connect(Communicator& world, bool force_sync) {
+void Model::unify_state(Communicator& world) {
+  for (auto& l : layers_) l->unify_state(world);
+}
+
+void Model::connect(Communicator& world, bool sync_by_default) {
   std::map<int, Communicator*> by_group_size;
   for (auto& l : layers_) {
-    int k = l->communication_group_size(force_sync);
+    int k = l->communication_group_size(sync_by_default);
     if (k == 0 || k >= world.size()) k = world.size();
     if (k <= 1) continue;  // local statistics
     if (!by_group_size.count(k)) {

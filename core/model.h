@@ -36,9 +36,12 @@ class Model {
   int64_t output_width() const { return numel(output_shape()); }
 
   // Gives synchronized BatchNormalization layers their group communicators
-  // (split from `world` by sync_group_size). force_sync: treat every
-  // BatchNormalization as synchronized (convert_sync_batchnorm).
-  void connect(Communicator& world, bool force_sync = false);
+  // (split from `world` by sync_group_size). sync_by_default: the run's
+  // distributed.sync_batch_norm, for layers that leave `synchronized` unset.
+  void connect(Communicator& world, bool sync_by_default = true);
+  // Collective: state the ranks computed apart (moving statistics of local
+  // BatchNormalization) becomes the same everywhere (Layer::unify_state).
+  void unify_state(Communicator& world);
 
   // The final activation (softmax/sigmoid) whose derivative the loss folds in.
   ActivationKind final_activation() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "core/model.h"
 
@@ -15,6 +16,29 @@ std::string with_thousands(int64_t n) {
     out += digits[i];
   }
   return n < 0 ? "-" + out : out;
+}
+
+std::string batch_statistics_summary(const Model& model, bool sync_by_default, int ranks) {
+  std::map<int, std::string> layers_by_group;  // 1 = local, 0 = all ranks, k = groups of k
+  for (size_t i = 0; i < model.layer_count(); ++i) {
+    const Layer& layer = model.layer(i);
+    if (!layer.normalizes_over_batch()) continue;
+    int k = layer.communication_group_size(sync_by_default);
+    if (k != 1 && ranks > 0 && (k == 0 || k >= ranks)) k = 0;
+    std::string& names = layers_by_group[k];
+    names += (names.empty() ? "" : ", ") + layer.name();
+  }
+  const std::string all = ranks > 0 ? "all " + std::to_string(ranks) + " rank" + (ranks == 1 ? "" : "s")
+                                    : "all ranks of the job";
+  std::string out;
+  for (const auto& [k, names] : layers_by_group) {
+    if (k == 0) out += "BatchNormalization synchronized over " + all + ": " + names + "\n";
+    else if (k == 1)
+      out += "BatchNormalization with local statistics (each rank its own share; moving statistics merged over "
+             "ranks before validation and saving): " + names + "\n";
+    else out += "BatchNormalization synchronized within groups of " + std::to_string(k) + " ranks: " + names + "\n";
+  }
+  return out;
 }
 
 std::string model_summary(const Model& model) {

@@ -216,6 +216,7 @@ bool Training::fit(const FitCallbacks& cb) {
     m.set_samples_per_second(session_seconds > 0 ? session_samples / session_seconds : 0);
     m.set_steps(progress_.step_in_epoch());
     m.set_learning_rate(current_learning_rate());
+    model_.unify_state(world_);  // validation and checkpoints see one model
     if (validation_) {
       const EvalResult v = evaluate(*validation_);
       m.set_val_loss(v.loss);

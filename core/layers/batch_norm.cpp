@@ -193,4 +193,31 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
   }, C);
 }
 
+// Ranks that normalized apart (local statistics, or groups smaller than the
+// job) hold different moving statistics. They become those of the union of
+// the ranks' data, each rank weighted equally (ranks train on equal shares
+// of every batch): mean = avg_r mean_r, var = avg_r (var_r + (mean_r - mean)²),
+// the law of total variance. (Keras' MirroredStrategy averages the means and
+// the variances, leaving out the spread of the means; PyTorch DDP copies rank
+// 0's buffers to every rank at each forward.) Two collectives, so the spread
+// is summed around the mean instead of as a difference of large squares.
+void BatchNormLayer::unify_state(Communicator& world) {
+  if (world.size() == 1 || (comm_ && comm_->size() == world.size())) return;
+  const int64_t C = channels_;
+  const double ranks = world.size();
+  std::vector<double> sums(static_cast<size_t>(2 * C));
+  for (int64_t c = 0; c < C; ++c) sums[c] = moving_mean_[c], sums[C + c] = moving_var_[c];
+  world.allreduce_sum(sums.data(), sums.size(), "moving statistics of local BatchNormalization");
+  std::vector<double> spread(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const double d = moving_mean_[c] - sums[c] / ranks;
+    spread[c] = d * d;
+  }
+  world.allreduce_sum(spread.data(), spread.size(), "moving statistics of local BatchNormalization");
+  for (int64_t c = 0; c < C; ++c) {
+    moving_mean_[c] = static_cast<float>(sums[c] / ranks);
+    moving_var_[c] = static_cast<float>((sums[C + c] + spread[c]) / ranks);
+  }
+}
+
 }  // namespace lockstep

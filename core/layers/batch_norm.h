@@ -10,6 +10,7 @@
 // so results do not depend on how many threads share the chunks.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "core/communicator.h"
@@ -27,8 +28,8 @@ struct BatchNormOptions {
   std::string gamma_initializer = "ones";
   std::string moving_mean_initializer = "zeros";
   std::string moving_variance_initializer = "ones";
-  bool synchronized = false;
-  int sync_group_size = 0;  // 0 = all ranks
+  std::optional<bool> synchronized;  // unset: the run's distributed.sync_batch_norm
+  int sync_group_size = 0;           // 0 = all ranks
 };
 
 class BatchNormLayer final : public Layer {
@@ -38,10 +39,12 @@ class BatchNormLayer final : public Layer {
 
   void bind(ParameterStore& store) override;
   void reserve(int64_t max_rows) override;
+  bool normalizes_over_batch() const override { return true; }
   int communication_group_size(bool sync_by_default) const override {
-    return options_.synchronized || sync_by_default ? options_.sync_group_size : 1;
+    return options_.synchronized.value_or(sync_by_default) ? options_.sync_group_size : 1;
   }
   void set_communicator(Communicator* comm) override { comm_ = comm; }
+  void unify_state(Communicator& world) override;
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;
   void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,
                 int64_t rows) override;

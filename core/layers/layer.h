@@ -52,6 +52,13 @@ class Layer {
   virtual int communication_group_size(bool sync_by_default) const { return 1; }
   // The communicator for that group (when the group has several ranks).
   virtual void set_communicator(Communicator* comm) {}
+  // True for layers with batch statistics (BatchNormalization), which the
+  // summary and the start of a run describe.
+  virtual bool normalizes_over_batch() const { return false; }
+  // Collective over every rank, between steps: state that ranks computed
+  // apart (moving statistics of BatchNormalization over fewer ranks than the
+  // job) becomes the same on every rank, so a run describes one model.
+  virtual void unify_state(Communicator& world) {}
   // The activation the layer ends with: a loss may fold its derivative in.
   virtual ActivationKind output_activation() const { return ActivationKind::kLinear; }
   // From now on backward receives dL/d(input of that activation) as dy.

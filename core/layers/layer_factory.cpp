@@ -119,7 +119,7 @@ std::unique_ptr<Layer> make_batch_norm(const BatchNormalization& b, const std::s
   o.gamma_initializer = b.gamma_initializer();
   o.moving_mean_initializer = b.moving_mean_initializer();
   o.moving_variance_initializer = b.moving_variance_initializer();
-  o.synchronized = b.synchronized();
+  if (b.has_synchronized()) o.synchronized = b.synchronized();
   o.sync_group_size = b.sync_group_size();
   return std::make_unique<BatchNormLayer>(name, std::move(o));
 }

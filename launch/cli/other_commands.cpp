@@ -95,6 +95,8 @@ int run_summary(const Args& args, Runtime& runtime) {
   Model model = located(file, [&]() -> Model { return Model(config.model(), config.seed()); });
   if (runtime.world().rank() == 0) {
     std::fputs(model_summary(model).c_str(), stdout);
+    const int ranks = runtime.world().size() > 1 ? runtime.world().size() : 0;
+    std::fputs(batch_statistics_summary(model, config.distributed().sync_batch_norm(), ranks).c_str(), stdout);
     std::printf("BLAS: %s\n", blas_description().c_str());
   }
   return 0;

@@ -7,6 +7,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/optim/optimizer.h"
+#include "core/summary.h"
 #include "core/threads.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
@@ -93,6 +94,8 @@ int run_train(const Args& args, Runtime& runtime) {
   located(file, [&] { validate_schedule(config.lr_schedule(), "lr_schedule"); });
   model->connect(world, config.distributed().sync_batch_norm());
   broadcast_parameters(*model, world);
+  if (root && config.verbose() > 0)
+    std::fputs(batch_statistics_summary(*model, config.distributed().sync_batch_norm(), world.size()).c_str(), stdout);
 
   std::unique_ptr<GradientSync> sync;
   if (world.size() > 1) sync = make_gradient_sync(config, *model, world);
@@ -142,6 +145,7 @@ int run_train(const Args& args, Runtime& runtime) {
   }
 
   auto save = [&](const std::string& path) {
+    model->unify_state(world);                                // collective: one model per run
     const Progress progress = training.snapshot_progress();  // collective
     training.gather_optimizer_state();                        // collective
     if (!root) return;

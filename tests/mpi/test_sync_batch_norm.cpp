@@ -175,6 +175,40 @@ TEST(SyncBatchNorm, GroupsOfTwoNormalizeWithinTheirGroup) {
   for (int64_t c = 0; c < kChannels; ++c) EXPECT_FLOAT_EQ(moving_mean[c], expected_mean);
 }
 
+// Local statistics: each rank's moving statistics become those of the union
+// of the ranks' data (equal weights): the mean of the means, and the mean of
+// the variances plus the spread of the means. Synchronized layers are
+// already the same everywhere and keep their bits.
+TEST(SyncBatchNorm, UnifyStateMergesLocalMovingStatistics) {
+  Communicator& world = test_world();
+  keras::Sequential spec({static_cast<int>(kChannels)});
+  spec.add(keras::BatchNormalization().synchronized(false).name("local"));
+  spec.add(keras::BatchNormalization().synchronized(true).name("synced"));
+  Model model(spec.spec(), 1);
+  model.connect(world);
+  ParameterStore& p = model.parameters();
+  float* mean = p.value(p.find("local/moving_mean"));
+  float* var = p.value(p.find("local/moving_variance"));
+  float* synced_var = p.value(p.find("synced/moving_variance"));
+  const int r = world.rank(), n = world.size();
+  for (int64_t c = 0; c < kChannels; ++c) mean[c] = 1e4f + r + c, var[c] = 0.5f * (r + 1), synced_var[c] = 0.25f;
+  model.unify_state(world);
+  double mean_of_ranks = 0, spread = 0, var_of_ranks = 0;
+  for (int k = 0; k < n; ++k) mean_of_ranks += k, var_of_ranks += 0.5 * (k + 1);
+  mean_of_ranks /= n;
+  for (int k = 0; k < n; ++k) spread += (k - mean_of_ranks) * (k - mean_of_ranks);
+  for (int64_t c = 0; c < kChannels; ++c) {
+    EXPECT_FLOAT_EQ(mean[c], static_cast<float>(1e4 + c + mean_of_ranks)) << c;
+    EXPECT_FLOAT_EQ(var[c], static_cast<float>((var_of_ranks + spread) / n)) << c;
+    EXPECT_EQ(synced_var[c], 0.25f);
+  }
+  // Once merged, merging again changes no bit.
+  const std::vector<float> once(mean, mean + kChannels), once_var(var, var + kChannels);
+  model.unify_state(world);
+  EXPECT_EQ(std::vector<float>(mean, mean + kChannels), once);
+  EXPECT_EQ(std::vector<float>(var, var + kChannels), once_var);
+}
+
 TEST(SyncBatchNorm, InferenceNeitherCommunicatesNorUpdates) {
   Communicator& world = test_world();
   BatchNormUnderTest synced(4);

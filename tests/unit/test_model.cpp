@@ -82,6 +82,31 @@ TEST(ModelBuild, ConvolutionalSummaryMatchesKeras) {
   EXPECT_EQ(model.parameters().info(model.parameters().find("conv2d_2/kernel")).shape, (Shape{3, 3, 8, 16}));
 }
 
+// Which BatchNormalization layers normalize over which ranks: unset
+// `synchronized` follows the run's default, a layer's own setting wins.
+TEST(ModelBuild, BatchStatisticsSummaryNamesTheLayersAndRanks) {
+  keras::Sequential s({4});
+  s.add(keras::Dense(3))
+      .add(keras::BatchNormalization())
+      .add(keras::BatchNormalization().synchronized(false))
+      .add(keras::BatchNormalization().synchronized(true, 2));
+  Model model(s.spec());
+  EXPECT_EQ(batch_statistics_summary(model, true, 4),
+            "BatchNormalization synchronized over all 4 ranks: batch_normalization_1\n"
+            "BatchNormalization with local statistics (each rank its own share; moving statistics merged over "
+            "ranks before validation and saving): batch_normalization_2\n"
+            "BatchNormalization synchronized within groups of 2 ranks: batch_normalization_3\n");
+  const std::string opted_out = batch_statistics_summary(model, false, 0);
+  EXPECT_NE(opted_out.find("local statistics (each rank its own share; moving statistics merged over ranks before "
+                           "validation and saving): batch_normalization_1, batch_normalization_2"),
+            std::string::npos)
+      << opted_out;
+  EXPECT_NE(batch_statistics_summary(model, true, 0).find("synchronized over all ranks of the job"), std::string::npos);
+  keras::Sequential plain({4});
+  plain.add(keras::Dense(3));
+  EXPECT_EQ(batch_statistics_summary(Model(plain.spec()), true, 4), "");
+}
+
 TEST(ModelBuild, KerasStyleNames) {
   Model model(article_model());
   const std::vector<std::string> expected = {"dense_1",       "batch_normalization_1", "activation_1", "dropout_1",
