@@ -3,6 +3,7 @@
 // padding that never wins, output shapes, empty batches, spec errors.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct PoolGeometry {
   Shape input;
 };
 
+// Failure messages name the geometry rather than dump its bytes.
+void PrintTo(const PoolGeometry& g, std::ostream* os) { *os << g.name; }
+
 std::vector<PoolGeometry> max_pool_geometries() {
   using keras::MaxPooling2D;
   return {
@@ -38,6 +42,9 @@ std::vector<PoolGeometry> max_pool_geometries() {
       {"p2x3_same", MaxPooling2D({2, 3}).padding("same"), {5, 7, 2}},
       {"p3x2_strides1x2_valid", MaxPooling2D({3, 2}).strides({1, 2}), {5, 6, 2}},
       {"p2_strides2x1_same", MaxPooling2D(2).strides({2, 1}).padding("same"), {5, 4, 3}},
+      {"p2_stride3_valid", MaxPooling2D(2).strides(3), {7, 8, 2}},  // cells between windows
+      {"p2_stride3_same", MaxPooling2D(2).strides(3).padding("same"), {7, 8, 2}},
+      {"p3_same_larger_than_input", MaxPooling2D(3).strides(1).padding("same"), {2, 2, 3}},
   };
 }
 
