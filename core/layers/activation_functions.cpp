@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace lockstep {
 namespace {
@@ -69,7 +70,9 @@ using ConstBlock = Eigen::Map<const Eigen::Array<float, kBlock, 1>, Eigen::Unali
 
 }  // namespace
 
-void activation_forward(const ActivationFn& f, const float* z, float* y, int64_t rows, int64_t cols) {
+namespace {
+
+void forward_rows(const ActivationFn& f, const float* z, float* y, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
   if (n == 0) return;
   const float alpha = f.alpha;
@@ -117,7 +120,7 @@ void activation_forward(const ActivationFn& f, const float* z, float* y, int64_t
   }
 }
 
-void activation_backward(const ActivationFn& f, const float* z, const float* y, const float* dy, float* dz,
+void backward_rows(const ActivationFn& f, const float* z, const float* y, const float* dy, float* dz,
                          int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;
   if (n == 0) return;
@@ -162,6 +165,24 @@ void activation_backward(const ActivationFn& f, const float* z, const float* y, 
       }
       break;
   }
+}
+
+}  // namespace
+
+// Rows split over the compute threads: every element takes the same path
+// (blockwise above) wherever a range starts, so the split changes no bit.
+void activation_forward(const ActivationFn& f, const float* z, float* y, int64_t rows, int64_t cols) {
+  parallel_ranges(rows, 1, [&](int64_t begin, int64_t end) {
+    forward_rows(f, z + begin * cols, y + begin * cols, end - begin, cols);
+  }, cols);
+}
+
+void activation_backward(const ActivationFn& f, const float* z, const float* y, const float* dy, float* dz,
+                         int64_t rows, int64_t cols) {
+  parallel_ranges(rows, 1, [&](int64_t begin, int64_t end) {
+    const int64_t o = begin * cols;
+    backward_rows(f, z ? z + o : nullptr, y ? y + o : nullptr, dy + o, dz + o, end - begin, cols);
+  }, cols);
 }
 
 }  // namespace lockstep

@@ -126,6 +126,9 @@ TEST(ParallelLayers, TwoThreadsGiveTheBitsOfOne) {
       {"BatchNormalization", keras::BatchNormalization()},
       {"MaxPooling2D", keras::MaxPooling2D(3).strides(2).padding("same")},
       {"AveragePooling2D", keras::AveragePooling2D(2).padding("same")},
+      {"Activation relu", keras::Activation("relu")},
+      {"Activation tanh", keras::Activation("tanh")},
+      {"Activation softmax", keras::Activation("softmax")},
   };
   for (const auto& [what, layer] : layers) {
     const std::vector<float> one = layer_pass(layer, image, 1), two = layer_pass(layer, image, 2);
