@@ -17,6 +17,7 @@
 #include "core/keras.h"
 #include "core/model.h"
 #include "tests/unit/gradcheck_util.h"
+#include "train.pb.h"
 #include "tests/unit/layers/golden.h"
 
 namespace lockstep {
@@ -199,7 +200,9 @@ TEST(BatchNormalization, KerasDefaultsFromAnEmptyProto) {
   EXPECT_EQ(proto.gamma_initializer(), "ones");
   EXPECT_EQ(proto.moving_mean_initializer(), "zeros");
   EXPECT_EQ(proto.moving_variance_initializer(), "ones");
-  EXPECT_FALSE(proto.synchronized());
+  // Unset: the layer follows the run's distributed.sync_batch_norm (true).
+  EXPECT_FALSE(proto.has_synchronized());
+  EXPECT_TRUE(lockstep::DistributedSpec().sync_batch_norm());
 
   LayerSpec spec;
   spec.mutable_batch_normalization();  // `batch_normalization {}`
@@ -210,7 +213,9 @@ TEST(BatchNormalization, KerasDefaultsFromAnEmptyProto) {
   EXPECT_FLOAT_EQ(o.epsilon, 0.001f);
   EXPECT_TRUE(o.center);
   EXPECT_TRUE(o.scale);
-  EXPECT_FALSE(o.synchronized);
+  EXPECT_FALSE(o.synchronized.has_value());
+  EXPECT_EQ(h.layer().communication_group_size(true), 0);   // all ranks
+  EXPECT_EQ(h.layer().communication_group_size(false), 1);  // this rank alone
   for (int c = 0; c < 5; ++c) {
     EXPECT_EQ(param(h, "gamma")[c], 1.0f);
     EXPECT_EQ(param(h, "beta")[c], 0.0f);
