@@ -46,4 +46,36 @@ void parallel_ranges(int64_t count, int64_t align, F&& f, int64_t item_size = 1)
   if (count > 0) f(int64_t{0}, count);
 }
 
+// How many threads parallel_parts can use: the compute threads with OpenMP,
+// else 1 (without OpenMP only OpenBLAS has threads).
+inline int parallel_parts_available() {
+#ifdef _OPENMP
+  return compute_threads();
+#else
+  return 1;
+#endif
+}
+
+// Calls f(part, begin, end) on up to `parts` contiguous, as-even-as-possible
+// ranges of [0, count), each on its own thread of the pool, for coarse work
+// whose pieces run single-threaded (OpenBLAS runs a product called inside a
+// parallel region on the calling thread). part < parts indexes per-thread
+// scratch.
+template <class F>
+void parallel_parts(int64_t count, int parts, F&& f) {
+#ifdef _OPENMP
+  if (parts > 1 && count > 1) {
+#pragma omp parallel num_threads(parts)
+    {
+      const int t = omp_get_thread_num(), n = omp_get_num_threads();
+      const int64_t begin = count * t / n, end = count * (t + 1) / n;
+      if (begin < end) f(t, begin, end);
+    }
+    return;
+  }
+#endif
+  (void)parts;
+  if (count > 0) f(0, int64_t{0}, count);
+}
+
 }  // namespace lockstep

@@ -25,6 +25,12 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_r
   }
   for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
+// Rows of work on the pool's threads when `split`, else on this thread.
+template <class F>
+void rows_on_threads(bool split, int64_t count, int64_t row_size, F&& f) {
+  if (split) parallel_ranges(count, 1, f, row_size);
+  else if (count > 0) f(int64_t{0}, count);
+}
 }  // namespace
 
 Shape Conv2DLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
@@ -57,16 +63,19 @@ void Conv2DLayer::bind(ParameterStore& store) {
   }
 }
 
+// Scratch for as many parts as the pool has threads now (and blocks).
 void Conv2DLayer::reserve(int64_t max_rows) {
   if (!options_.activation.is_linear()) {
     z_.assign(static_cast<size_t>(max_rows * output_width()), 0.0f);
     dz_.assign(z_.size(), 0.0f);
   }
+  reserved_parts_ = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(parallel_parts_available(), blocks(max_rows))));
   if (!patches_are_input()) {
     const int64_t block = std::min(block_samples_, max_rows);
-    patches_.assign(static_cast<size_t>(block * positions() * patch_width()), 0.0f);
+    patches_.assign(static_cast<size_t>(reserved_parts_ * block * positions() * patch_width()), 0.0f);
     dpatches_.assign(patches_.size(), 0.0f);
   }
+  if (reserved_parts_ > 1) dkernel_parts_.assign(static_cast<size_t>(reserved_parts_ * patch_width() * options_.filters), 0.0f);
 }
 
 bool Conv2DLayer::patches_are_input() const {
@@ -76,12 +85,12 @@ bool Conv2DLayer::patches_are_input() const {
 // patches[(n, oh, ow), (kh, kw, c)] = x[n, ih, iw, c] or 0 outside the input.
 // With channels last and no dilation along the width, the KW * C values of
 // one kernel row are one contiguous run of the input row.
-void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, float* patches) const {
+void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, float* patches, bool split) const {
   const int64_t H = height_.input, W = width_.input, C = in_channels_;
   const int64_t KH = options_.kernel_h, KW = options_.kernel_w, P = patch_width();
   const int64_t OH = height_.output, OW = width_.output;
   const bool runs = width_.dilation == 1;
-  parallel_ranges(count * OH, 1, [&](int64_t begin, int64_t end) {
+  rows_on_threads(split, count * OH, OW * P, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {  // row = (sample, oh)
       const int64_t n = row / OH, oh = row % OH;
       const float* sample = x + (first + n) * H * W * C;
@@ -110,17 +119,17 @@ void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, f
         }
       }
     }
-  }, OW * P);
+  });
 }
 
 // The adjoint of gather_patches: every patch value is added back to the
 // input cell it came from. Split over samples (each thread owns its samples'
 // dx), and within a sample in the fixed order of the positions.
-void Conv2DLayer::scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx) const {
+void Conv2DLayer::scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx, bool split) const {
   const int64_t H = height_.input, W = width_.input, C = in_channels_;
   const int64_t KH = options_.kernel_h, KW = options_.kernel_w, P = patch_width();
   const int64_t OH = height_.output, OW = width_.output;
-  parallel_ranges(count, 1, [&](int64_t begin, int64_t end) {
+  rows_on_threads(split, count, OH * OW * P, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       float* sample = dx + (first + n) * H * W * C;
       std::fill(sample, sample + H * W * C, 0.0f);
@@ -139,36 +148,92 @@ void Conv2DLayer::scatter_patches(const float* dpatches, int64_t first, int64_t 
             }
           }
     }
-  }, OH * OW * P);
+  });
 }
 
-void Conv2DLayer::forward(const StepContext&, const float* x, float* y, int64_t rows) {
-  if (rows == 0) return;
+int64_t Conv2DLayer::blocks(int64_t rows) const { return (rows + block_samples_ - 1) / block_samples_; }
+
+int Conv2DLayer::parts_for(int64_t rows) const {
+  return static_cast<int>(std::min<int64_t>({parallel_parts_available(), reserved_parts_, blocks(rows)}));
+}
+
+// Blocks [begin, end) of samples: patches (into `patches`, one block's room),
+// then z = patches·K (+ b). `alone`: this call has the pool to itself, so
+// the gather and the product use every thread; otherwise it runs on the
+// calling thread, beside other parts.
+void Conv2DLayer::forward_blocks(const float* x, float* z, int64_t rows, int64_t begin, int64_t end, float* patches,
+                                 bool alone) const {
   const int64_t F = options_.filters, P = patch_width(), positions_per_sample = positions();
-  float* z = options_.activation.is_linear() ? y : z_.data();
-  for (int64_t first = 0; first < rows; first += block_samples_) {
-    const int64_t count = std::min(block_samples_, rows - first);
+  for (int64_t b = begin; b < end; ++b) {
+    const int64_t first = b * block_samples_, count = std::min(block_samples_, rows - first);
     const int64_t m = count * positions_per_sample;
     float* zb = z + first * positions_per_sample * F;
-    const float* patches = x + first * positions_per_sample * P;  // 1x1: the input rows
+    const float* a = x + first * positions_per_sample * P;  // 1x1: the input rows are the patches
     if (!patches_are_input()) {
-      gather_patches(x, first, count, patches_.data());
-      patches = patches_.data();
+      gather_patches(x, first, count, patches, alone);
+      a = patches;
     }
     float beta = 0.0f;
     if (bias_) {  // start from the bias so the product accumulates onto it
       for (int64_t r = 0; r < m; ++r) std::memcpy(zb + r * F, bias_, sizeof(float) * F);
       beta = 1.0f;
     }
-    threads_for_product(m, F, P);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, F, P, 1.0f, patches, P, kernel_, F, beta, zb, F);
+    if (alone) threads_for_product(m, F, P);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, F, P, 1.0f, a, P, kernel_, F, beta, zb, F);
   }
-  if (!options_.activation.is_linear()) activation_forward(options_.activation, z, y, rows * positions_per_sample, F);
+}
+
+// On several threads each takes a contiguous run of blocks with its own
+// patch buffer: one single-threaded product per block beats one threaded
+// product of a block's small shapes (see bench/README.md). Every block is
+// computed the same way either way, so the output does not depend on it.
+void Conv2DLayer::forward(const StepContext&, const float* x, float* y, int64_t rows) {
+  if (rows == 0) return;
+  float* z = options_.activation.is_linear() ? y : z_.data();
+  const int parts = parts_for(rows);
+  const size_t room = patches_.size() / static_cast<size_t>(std::max(1, reserved_parts_));
+  if (parts <= 1) {
+    forward_blocks(x, z, rows, 0, blocks(rows), patches_.data(), true);
+  } else {
+    parallel_parts(blocks(rows), parts, [&](int part, int64_t begin, int64_t end) {
+      forward_blocks(x, z, rows, begin, end, patches_.data() + part * room, false);
+    });
+  }
+  if (!options_.activation.is_linear())
+    activation_forward(options_.activation, z, y, rows * positions(), options_.filters);
+}
+
+// Blocks [begin, end): dK_target += patchesᵀ·dz and, with dx, dpatches =
+// dz·Kᵀ scattered back onto the input cells.
+void Conv2DLayer::backward_blocks(const float* x, const float* dz, float* dx, int64_t rows, int64_t begin,
+                                  int64_t end, float* patches, float* dpatches, float* dkernel, bool alone) const {
+  const int64_t F = options_.filters, P = patch_width(), positions_per_sample = positions();
+  for (int64_t b = begin; b < end; ++b) {
+    const int64_t first = b * block_samples_, count = std::min(block_samples_, rows - first);
+    const int64_t m = count * positions_per_sample;
+    const float* dzb = dz + first * positions_per_sample * F;
+    const float* a = x + first * positions_per_sample * P;
+    if (!patches_are_input()) {
+      gather_patches(x, first, count, patches, alone);
+      a = patches;
+    }
+    if (alone) threads_for_product(P, F, m);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, m, 1.0f, a, P, dzb, F, 1.0f, dkernel, F);
+    if (!dx) continue;
+    // 1x1: the patch gradient is dx itself.
+    float* dp = patches_are_input() ? dx + first * positions_per_sample * P : dpatches;
+    if (alone) threads_for_product(m, P, F);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, P, F, 1.0f, dzb, F, kernel_, F, 0.0f, dp, P);
+    if (!patches_are_input()) scatter_patches(dp, first, count, dx, alone);
+  }
 }
 
 // With z = patches·K + b per output position:
 //   dK += patchesᵀ·dz,  db += Σ dz over samples and positions,
 //   dpatches = dz·Kᵀ, scattered back onto the input cells (dx).
+// On several threads each part sums its blocks' dK apart; the parts are
+// then added in order (so, like a threaded product, another thread count
+// may change the last bits of dK).
 void Conv2DLayer::backward(const StepContext&, const float* x, const float* y, const float* dy, float* dx,
                            int64_t rows) {
   if (rows == 0) return;
@@ -182,24 +247,21 @@ void Conv2DLayer::backward(const StepContext&, const float* x, const float* y, c
   if (dbias_)
     for (int64_t r = 0; r < rows * positions_per_sample; ++r)
       for (int64_t f = 0; f < F; ++f) dbias_[f] += dz[r * F + f];
-  for (int64_t first = 0; first < rows; first += block_samples_) {
-    const int64_t count = std::min(block_samples_, rows - first);
-    const int64_t m = count * positions_per_sample;
-    const float* dzb = dz + first * positions_per_sample * F;
-    const float* patches = x + first * positions_per_sample * P;
-    if (!patches_are_input()) {
-      gather_patches(x, first, count, patches_.data());
-      patches = patches_.data();
-    }
-    threads_for_product(P, F, m);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, m, 1.0f, patches, P, dzb, F, 1.0f, dkernel_, F);
-    if (!dx) continue;
-    // 1x1: the patch gradient is dx itself.
-    float* dpatches = patches_are_input() ? dx + first * positions_per_sample * P : dpatches_.data();
-    threads_for_product(m, P, F);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, P, F, 1.0f, dzb, F, kernel_, F, 0.0f, dpatches, P);
-    if (!patches_are_input()) scatter_patches(dpatches, first, count, dx);
+  const int parts = parts_for(rows);
+  if (parts <= 1) {
+    backward_blocks(x, dz, dx, rows, 0, blocks(rows), patches_.data(), dpatches_.data(), dkernel_, true);
+    return;
   }
+  const size_t room = patches_.size() / static_cast<size_t>(reserved_parts_);
+  const size_t kernel_size = static_cast<size_t>(P * F);
+  parallel_parts(blocks(rows), parts, [&](int part, int64_t begin, int64_t end) {
+    float* partial = dkernel_parts_.data() + part * kernel_size;
+    std::fill(partial, partial + kernel_size, 0.0f);
+    backward_blocks(x, dz, dx, rows, begin, end, patches_.data() + part * room, dpatches_.data() + part * room,
+                    partial, false);
+  });
+  for (int part = 0; part < parts; ++part)
+    for (size_t i = 0; i < kernel_size; ++i) dkernel_[i] += dkernel_parts_[part * kernel_size + i];
 }
 
 }  // namespace lockstep

@@ -6,9 +6,9 @@
 // (im2col, one row per output position, (kh, kw, c) per row) times the
 // kernel seen as a [kernel_h * kernel_w * in_channels, filters] matrix.
 // Caches: the pre-activation (only when the activation is not linear) and
-// one block of patches; backward rebuilds each block's patches rather than
-// keeping all of them (a 256-sample batch of the Fashion CNN's second layer
-// would need 58 MB).
+// one block of patches per thread; backward rebuilds each block's patches
+// rather than keeping all of them (a 256-sample batch of the Fashion CNN's
+// second layer would need 58 MB).
 #pragma once
 
 #include <vector>
@@ -60,8 +60,14 @@ class Conv2DLayer final : public Layer {
 
  private:
   bool patches_are_input() const;  // 1x1 kernel, stride 1: the input rows are the patches
-  void gather_patches(const float* x, int64_t first, int64_t count, float* patches) const;
-  void scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx) const;
+  void gather_patches(const float* x, int64_t first, int64_t count, float* patches, bool split) const;
+  void scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx, bool split) const;
+  int64_t blocks(int64_t rows) const;
+  int parts_for(int64_t rows) const;  // threads that take blocks of their own
+  void forward_blocks(const float* x, float* z, int64_t rows, int64_t begin, int64_t end, float* patches,
+                      bool alone) const;
+  void backward_blocks(const float* x, const float* dz, float* dx, int64_t rows, int64_t begin, int64_t end,
+                       float* patches, float* dpatches, float* dkernel, bool alone) const;
 
   Conv2DOptions options_;
   WindowAxis height_, width_;
@@ -71,8 +77,10 @@ class Conv2DLayer final : public Layer {
   float *kernel_ = nullptr, *bias_ = nullptr, *dkernel_ = nullptr, *dbias_ = nullptr;
   std::vector<float> z_;         // pre-activation, [max_rows, positions, filters]
   std::vector<float> dz_;        // gradient wrt z, same shape
-  std::vector<float> patches_;   // one block: [block_samples * positions, patch_width]
-  std::vector<float> dpatches_;  // its gradient
+  int reserved_parts_ = 1;             // threads with scratch of their own
+  std::vector<float> patches_;         // per part, one block: [block_samples * positions, patch_width]
+  std::vector<float> dpatches_;        // their gradients
+  std::vector<float> dkernel_parts_;   // per part (several only): its blocks' kernel gradient
   bool fused_output_ = false;
 };
 

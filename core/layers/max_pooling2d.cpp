@@ -51,10 +51,12 @@ void MaxPooling2DLayer::forward(const StepContext&, const float* x, float* y, in
           for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; ++iw) {
             const int32_t cell = static_cast<int32_t>((ih * W + iw) * C);
             const float* __restrict v = sample + cell;
+            // Bit masks, not a conditional: GCC would store under a mask and
+            // branch around the store, which mispredicts on real data.
             for (int64_t c = 0; c < C; ++c) {
-              const bool wins = v[c] > best[c];
-              best[c] = wins ? v[c] : best[c];
-              where[c] = wins ? cell + static_cast<int32_t>(c) : where[c];
+              const int32_t wins = -static_cast<int32_t>(v[c] > best[c]);
+              best[c] = v[c] > best[c] ? v[c] : best[c];
+              where[c] = (where[c] & ~wins) | ((cell + static_cast<int32_t>(c)) & wins);
             }
           }
       }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -137,6 +138,46 @@ TEST(ParallelLayers, TwoThreadsGiveTheBitsOfOne) {
     for (size_t i = 0; i < one.size(); ++i) differ += one[i] != two[i];
     EXPECT_EQ(differ, 0u) << what;
   }
+}
+
+// Conv2D on two threads: each takes blocks of samples of its own. Every
+// block is computed as on one thread, so y and dx keep their bits; the
+// kernel gradient sums the two halves apart, so it may differ in the last
+// bits only.
+TEST(ParallelLayers, Conv2DOnTwoThreadsSplitsBlocks) {
+  const LayerSpec conv = keras::Conv2D(8, 3).padding("same");
+  const Shape image = {32, 32, 3};  // 110 KB of patches per sample: several blocks in 64 samples
+  const auto run = [&](int threads, std::vector<float>* dkernel) {
+    ModelSpec spec;
+    for (int64_t d : image) spec.add_input_shape(static_cast<int>(d));
+    *spec.add_layers() = conv;
+    *spec.add_layers() = keras::Flatten();  // makes conv2d_1 compute dx
+    set_compute_threads(threads);
+    Model model(spec, 1);
+    const int64_t rows = 64;
+    model.reserve(rows);
+    CounterRng rng(4);
+    std::vector<float> x(static_cast<size_t>(rows * numel(image)));
+    for (float& v : x) v = static_cast<float>(rng.next_normal());
+    StepContext ctx;
+    ctx.training = true;
+    const float* y = model.forward(ctx, x.data(), rows);
+    std::vector<float> out(y, y + rows * model.output_width()), dx(x.size());
+    model.parameters().zero_grads();
+    // Flatten's output holds conv2d_1's values; linear Conv2D ignores y.
+    model.layer(0).backward(ctx, x.data(), y, out.data(), dx.data(), rows);
+    ParameterStore& p = model.parameters();
+    const int id = p.find("conv2d_1/kernel");
+    dkernel->assign(p.grad(id), p.grad(id) + p.info(id).size);
+    set_compute_threads(1);
+    out.insert(out.end(), dx.begin(), dx.end());
+    return out;
+  };
+  std::vector<float> dk1, dk2;
+  const std::vector<float> one = run(1, &dk1), two = run(2, &dk2);
+  EXPECT_EQ(one, two);
+  ASSERT_EQ(dk1.size(), dk2.size());
+  for (size_t i = 0; i < dk1.size(); ++i) EXPECT_NEAR(dk1[i], dk2[i], 1e-5 * (1 + std::fabs(dk1[i]))) << i;
 }
 
 }  // namespace
