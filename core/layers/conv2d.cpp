@@ -15,21 +15,10 @@ namespace {
 // Fashion CNN; see bench/README.md).
 constexpr int64_t kBlockBytes = int64_t{2} << 20;
 
-// Runs are short (3 floats for a 3x3 kernel on one channel, 96 on 32):
-// inlined loops, which GCC would otherwise turn back into a memcpy or
-// memset call per run.
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_run(const float* __restrict src,
-                                                                                   int64_t n, float* __restrict dst) {
-  if (n >= 1024) {
-    std::memcpy(dst, src, sizeof(float) * n);
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-}
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void zero_run(float* __restrict dst,
-                                                                                   int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
-}
+// Runs of a kernel row: library calls (measured: inlined loops were no
+// faster over a whole gather, 10-13 ms per 256-sample step either way).
+inline void copy_run(const float* src, int64_t n, float* dst) { std::copy(src, src + n, dst); }
+inline void zero_run(float* dst, int64_t n) { std::fill(dst, dst + n, 0.0f); }
 // Rows of work on the pool's threads when `split`, else on this thread.
 template <class F>
 void rows_on_threads(bool split, int64_t count, int64_t row_size, F&& f) {

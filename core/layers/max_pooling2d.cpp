@@ -17,6 +17,7 @@ Shape MaxPooling2DLayer::build_impl(const Shape& input_shape, ParameterStore&) {
     throw_input_error("", "input " + shape_string(input_shape) + ": " + e.message());
   }
   channels_ = input_shape[2];
+  windows_tile_ = options_.stride_h == options_.pool_h && options_.stride_w == options_.pool_w;
   return {height_.output, width_.output, channels_};
 }
 
@@ -64,6 +65,10 @@ void MaxPooling2DLayer::forward(const StepContext&, const float* x, float* y, in
   }, OW * C * options_.pool_h * options_.pool_w);
 }
 
+// dx: each output's dy at the cell that won its window, 0 elsewhere. When
+// the windows tile the input (stride = pool size), every cell is written
+// once, window by window; otherwise (overlapping or gapped windows) dx is
+// zeroed and the winners' dy added.
 void MaxPooling2DLayer::backward(const StepContext&, const float*, const float*, const float* dy, float* dx,
                                  int64_t rows) {
   if (!dx) return;
@@ -71,12 +76,44 @@ void MaxPooling2DLayer::backward(const StepContext&, const float*, const float*,
   parallel_ranges(rows, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       float* d = dx + n * in;
-      std::fill(d, d + in, 0.0f);
       const int32_t* where = argmax_.data() + n * out;
       const float* g = dy + n * out;
-      for (int64_t i = 0; i < out; ++i) d[where[i]] += g[i];
+      if (windows_tile_) {
+        write_window_gradients(where, g, d);
+      } else {
+        std::fill(d, d + in, 0.0f);
+        for (int64_t i = 0; i < out; ++i) d[where[i]] += g[i];
+      }
     }
   }, in);
+}
+
+// One sample, tiling windows: cells no window covers ("valid" leaves the
+// last rows/columns out) get 0, every other cell 0 or its window's dy.
+void MaxPooling2DLayer::write_window_gradients(const int32_t* where, const float* g, float* d) const {
+  const int64_t H = height_.input, W = width_.input, C = channels_;
+  const int64_t OH = height_.output, OW = width_.output;
+  const int64_t covered_rows = std::min(H, height_.start(OH - 1) + height_.kernel);
+  const int64_t covered_cols = std::min(W, width_.start(OW - 1) + width_.kernel);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const int64_t h0 = std::max<int64_t>(0, height_.start(oh));
+    const int64_t h1 = std::min(H, height_.start(oh) + height_.kernel);
+    for (int64_t ih = h0; ih < h1; ++ih) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int32_t* __restrict win = where + (oh * OW + ow) * C;
+        const float* __restrict grad = g + (oh * OW + ow) * C;
+        const int64_t w0 = std::max<int64_t>(0, width_.start(ow));
+        const int64_t w1 = std::min(W, width_.start(ow) + width_.kernel);
+        for (int64_t iw = w0; iw < w1; ++iw) {
+          const int32_t cell = static_cast<int32_t>((ih * W + iw) * C);
+          float* __restrict dst = d + cell;
+          for (int64_t c = 0; c < C; ++c) dst[c] = win[c] == cell + static_cast<int32_t>(c) ? grad[c] : 0.0f;
+        }
+      }
+      std::fill(d + (ih * W + covered_cols) * C, d + (ih + 1) * W * C, 0.0f);
+    }
+  }
+  std::fill(d + covered_rows * W * C, d + H * W * C, 0.0f);
 }
 
 }  // namespace lockstep

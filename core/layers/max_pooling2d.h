@@ -27,10 +27,13 @@ class MaxPooling2DLayer final : public Layer {
   Shape build_impl(const Shape& input_shape, ParameterStore& store) override;
 
  private:
+  void write_window_gradients(const int32_t* where, const float* g, float* d) const;
+
   PoolOptions options_;
   WindowAxis height_, width_;
   int64_t channels_ = 0;
   std::vector<int32_t> argmax_;  // [max_rows * output_width]: index into the sample's input
+  bool windows_tile_ = false;    // stride = pool size on both axes: each cell in one window at most
 };
 
 }  // namespace lockstep
