@@ -78,7 +78,7 @@ groups = [
     ("Conv2D bias, rest", r"Conv2DLayer::"),
     ("pooling", r"(Max|Average|GlobalAverage)Pooling2DLayer"),
     ("BatchNorm", r"BatchNorm"),
-    ("activations", r"activation_|blockwise"),
+    ("activations", r"activation_|blockwise|forward_rows|backward_rows"),
     ("dropout", r"Dropout"),
     ("optimizer", r"Optimizer::(step|update|apply)"),
     ("loss", r"Loss::|expf|logf|exp_|log_"),

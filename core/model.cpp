@@ -42,6 +42,14 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
   params_.finalize();
   params_.initialize(seed);
   for (auto& l : layers_) l->bind(params_);
+  // Layers that need no pass of their own: an activation the layer before
+  // applies itself, and views (Flatten). Layer 0 has no earlier buffer.
+  absorbed_.assign(layers_.size(), false);
+  for (size_t i = 1; i < layers_.size(); ++i) {
+    const ActivationFn* f = layers_[i]->elementwise_activation();
+    absorbed_[i] = layers_[i]->passes_input_through() ||
+                   (f && !absorbed_[i - 1] && layers_[i - 1]->absorb_activation(*f));
+  }
 
   // Gradient ranges: a layer owns its parameters' arena span up to where the
   // next layer's parameters begin (alignment padding included).
@@ -92,12 +100,14 @@ void Model::reserve(int64_t max_rows) {
   if (max_rows <= reserved_rows_) return;
   reserved_rows_ = max_rows;
   activations_.resize(layers_.size());
+  outputs_.resize(layers_.size());
   // Gradient ping-pong buffers hold dL/d(input) of layers 1..n-1; layer 0
   // computes none (the data needs no gradient), so the model's input width,
   // often the widest, does not count.
   int64_t widest = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    activations_[i].assign(static_cast<size_t>(max_rows * layers_[i]->output_width()), 0.0f);
+    if (!absorbed_[i]) activations_[i].assign(static_cast<size_t>(max_rows * layers_[i]->output_width()), 0.0f);
+    outputs_[i] = absorbed_[i] ? outputs_[i - 1] : activations_[i].data();
     widest = std::max(widest, layers_[i]->output_width());
     layers_[i]->reserve(max_rows);
   }
@@ -118,9 +128,8 @@ const float* Model::forward(const StepContext& ctx, const float* input, int64_t 
   last_input_ = input;
   const float* x = input;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    float* y = activations_[i].data();
-    layers_[i]->forward(ctx, x, y, rows);
-    x = y;
+    if (!absorbed_[i]) layers_[i]->forward(ctx, x, outputs_[i], rows);
+    x = outputs_[i];
   }
   return x;
 }
@@ -128,9 +137,10 @@ const float* Model::forward(const StepContext& ctx, const float* input, int64_t 
 void Model::backward(const StepContext& ctx, const float* grad_output, int64_t rows, GradientSync* sync) {
   const float* dy = grad_output;
   for (size_t i = layers_.size(); i-- > 0;) {
-    const float* x = i == 0 ? last_input_ : activations_[i - 1].data();
+    if (absorbed_[i]) continue;  // the layer before it takes dL/d(this output) as its dy
+    const float* x = i == 0 ? last_input_ : outputs_[i - 1];
     float* dx = i == 0 ? nullptr : (dy == grad_a_.data() ? grad_b_.data() : grad_a_.data());
-    layers_[i]->backward(ctx, x, activations_[i].data(), dy, dx, rows);
+    layers_[i]->backward(ctx, x, outputs_[i], dy, dx, rows);
     if (sync && grad_ranges_[i].second > grad_ranges_[i].first) sync->ready(grad_ranges_[i].first, grad_ranges_[i].second);
     dy = dx;
   }

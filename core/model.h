@@ -62,7 +62,10 @@ class Model {
   void backward(const StepContext& ctx, const float* grad_output, int64_t rows, GradientSync* sync);
 
   // Output of the last forward call.
-  const float* output() const { return activations_.back().data(); }
+  const float* output() const { return outputs_.back(); }
+  // Layer i has no pass of its own: its activation runs inside layer i - 1
+  // (Layer::absorb_activation), or its output is its input (Flatten).
+  bool absorbed(size_t i) const { return absorbed_[i]; }
   // Writable buffer for the loss gradient, [reserved_rows, output_width].
   float* output_grad() { return output_grad_.data(); }
 
@@ -74,7 +77,9 @@ class Model {
   // Gradient-arena range [begin, end) of each layer's trainable parameters;
   // ranges tile the arena so GradientSync sees every element once.
   std::vector<std::pair<size_t, size_t>> grad_ranges_;
-  std::vector<std::vector<float>> activations_;  // [0] = copy-free input view is not kept; [i+1] = output of layer i
+  std::vector<std::vector<float>> activations_;  // [i] = output of layer i (empty when absorbed)
+  std::vector<float*> outputs_;                  // where layer i's output is: its own, or layer i - 1's
+  std::vector<bool> absorbed_;                   // layer i runs inside layer i - 1
   std::vector<float> grad_a_, grad_b_, output_grad_;
   std::vector<std::unique_ptr<Communicator>> group_comms_;
   const float* last_input_ = nullptr;

@@ -15,6 +15,9 @@ class ActivationLayer final : public Layer {
   const char* type_name() const override { return "Activation"; }
   const ActivationFn& activation() const { return fn_; }
   ActivationKind output_activation() const override { return fn_.kind; }
+  const ActivationFn* elementwise_activation() const override {
+    return fn_.kind == ActivationKind::kSoftmax ? nullptr : &fn_;  // softmax works on whole rows
+  }
   // The loss already gives dL/dx: backward passes it through.
   void fuse_output_activation() override { fused_ = true; }
 

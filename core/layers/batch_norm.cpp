@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -41,6 +43,73 @@ constexpr int64_t kChunkRows = 2048;
 // the mean is subtracted in double, since rounded to float a mean of 1e4 is
 // off by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
 inline float normalized(float x, double mean, float inv_std) { return static_cast<float>((x - mean) * inv_std); }
+
+// An absorbed relu, exactly as the Activation layer computes it: forward
+// v > 0 ? v : 0, backward dy where the output is > 0 (the same cells as
+// where its input is).
+// (Templates on it, so each loop is compiled with the test or without.)
+template <bool kRelu>
+inline float activated(float v) {
+  if constexpr (kRelu) return v > 0.0f ? v : 0.0f;
+  return v;
+}
+// (dy or +0 by a bit mask: GCC left the conditional form unvectorised.)
+template <bool kRelu>
+inline float through(float dy, float y) {
+  if constexpr (kRelu) {
+    uint32_t bits;
+    std::memcpy(&bits, &dy, sizeof bits);
+    bits &= -static_cast<uint32_t>(y > 0.0f);
+    std::memcpy(&dy, &bits, sizeof bits);
+  }
+  return dy;
+}
+
+// Σ dy and Σ dy·xhat per channel over rows [first, last).
+template <bool kRelu>
+void gradient_sums_of_rows(const float* __restrict x, const float* __restrict y, const float* __restrict dy,
+                           int64_t first, int64_t last, int64_t C, const double* __restrict mean,
+                           const float* __restrict inv_std, double* __restrict sum_dy, double* __restrict sum_dy_xhat) {
+  for (int64_t i = first; i < last; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      const float g = through<kRelu>(dy[i * C + c], y[i * C + c]);
+      sum_dy[c] += g;
+      sum_dy_xhat[c] += static_cast<double>(g) * normalized(x[i * C + c], mean[c], inv_std[c]);
+    }
+}
+
+// dx = scale · (dy − mean_dy − xhat · mean_dy_xhat) over rows [first, last).
+template <bool kRelu>
+void input_gradient_of_rows(const float* __restrict x, const float* __restrict y, const float* __restrict dy,
+                            float* __restrict dx, int64_t first, int64_t last, int64_t C, const double* __restrict mean,
+                            const float* __restrict inv_std, const float* __restrict scale,
+                            const double* __restrict mean_dy, const double* __restrict mean_dy_xhat) {
+  for (int64_t i = first; i < last; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      const float xhat = normalized(x[i * C + c], mean[c], inv_std[c]);
+      dx[i * C + c] = scale[c] * (through<kRelu>(dy[i * C + c], y[i * C + c]) - static_cast<float>(mean_dy[c]) -
+                                  xhat * static_cast<float>(mean_dy_xhat[c]));
+    }
+}
+
+// y = f(gamma · xhat + beta) over rows [first, last), training statistics.
+template <bool kRelu>
+void normalize_rows(const float* __restrict x, float* __restrict y, int64_t first, int64_t last, int64_t C,
+                    const double* __restrict mean, const float* __restrict inv_std, const float* __restrict gamma,
+                    const float* __restrict beta) {
+  for (int64_t i = first; i < last; ++i)
+    for (int64_t c = 0; c < C; ++c)
+      y[i * C + c] = activated<kRelu>(gamma[c] * normalized(x[i * C + c], mean[c], inv_std[c]) + beta[c]);
+}
+
+// y = f((x - moving_mean) · scale + beta) over rows [first, last).
+template <bool kRelu>
+void normalize_rows_for_inference(const float* __restrict x, float* __restrict y, int64_t first, int64_t last,
+                                  int64_t C, const float* __restrict mean, const float* __restrict scale,
+                                  const float* __restrict beta) {
+  for (int64_t i = first; i < last; ++i)
+    for (int64_t c = 0; c < C; ++c) y[i * C + c] = activated<kRelu>((x[i * C + c] - mean[c]) * scale[c] + beta[c]);
+}
 }  // namespace
 
 int64_t BatchNormLayer::chunks(int64_t m) const { return (m + kChunkRows - 1) / kChunkRows; }
@@ -94,6 +163,7 @@ void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
 
 void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, int64_t rows) {
   const int64_t C = channels_;
+  const bool relu = relu_;
   const int64_t m = rows * (input_width() / C);  // values per channel on this rank
   if (ctx.training) {
     compute_batch_statistics(x, m);
@@ -112,8 +182,8 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
     const double* mean = mean_.data();
     const float *inv_std = inv_std_.data(), *gamma = scale_.data(), *beta = shift_.data();
     parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int64_t c = 0; c < C; ++c) y[i * C + c] = gamma[c] * normalized(x[i * C + c], mean[c], inv_std[c]) + beta[c];
+      if (relu) normalize_rows<true>(x, y, begin, end, C, mean, inv_std, gamma, beta);
+      else normalize_rows<false>(x, y, begin, end, C, mean, inv_std, gamma, beta);
     }, C);
   } else {
     // (x - mean) * scale + beta rather than TF's folded x * scale + shift:
@@ -125,15 +195,16 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
     }
     const float *mean = moving_mean_, *scale = scale_.data(), *beta = shift_.data();
     parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int64_t c = 0; c < C; ++c) y[i * C + c] = (x[i * C + c] - mean[c]) * scale[c] + beta[c];
+      if (relu) normalize_rows_for_inference<true>(x, y, begin, end, C, mean, scale, beta);
+      else normalize_rows_for_inference<false>(x, y, begin, end, C, mean, scale, beta);
     }, C);
   }
 }
 
 // sum_dy = Σ dy, sum_dy_xhat = Σ dy·xhat over this rank's values, per chunk
 // in double, chunks added in order.
-void BatchNormLayer::gradient_sums(const float* x, const float* dy, int64_t m) {
+void BatchNormLayer::gradient_sums(const float* x, const float* y, const float* dy, int64_t m) {
+  const bool relu = relu_;
   const int64_t C = channels_;
   const double* mean = mean_.data();
   const float* inv_std = inv_std_.data();
@@ -143,12 +214,8 @@ void BatchNormLayer::gradient_sums(const float* x, const float* dy, int64_t m) {
       double* sum_dy = chunk_sums_.data() + k * 2 * C;
       double* sum_dy_xhat = sum_dy + C;
       std::fill(sum_dy, sum_dy + 2 * C, 0.0);
-      for (int64_t i = first; i < last; ++i)
-        for (int64_t c = 0; c < C; ++c) {
-          const float g = dy[i * C + c];
-          sum_dy[c] += g;
-          sum_dy_xhat[c] += static_cast<double>(g) * normalized(x[i * C + c], mean[c], inv_std[c]);
-        }
+      if (relu) gradient_sums_of_rows<true>(x, y, dy, first, last, C, mean, inv_std, sum_dy, sum_dy_xhat);
+      else gradient_sums_of_rows<false>(x, y, dy, first, last, C, mean, inv_std, sum_dy, sum_dy_xhat);
     }
   }, kChunkRows * C);
   std::fill(grad_sums_.begin(), grad_sums_.end(), 0.0);
@@ -165,7 +232,8 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
                               int64_t rows) {
   const int64_t C = channels_;
   const int64_t m = rows * (input_width() / C);
-  gradient_sums(x, dy, m);
+  gradient_sums(x, y, dy, m);
+  const bool relu = relu_;
   double* sum_dy = grad_sums_.data();
   double* sum_dy_xhat = grad_sums_.data() + C;
   for (int64_t c = 0; c < C; ++c) {
@@ -184,12 +252,8 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
   const double *mean = mean_.data(), *mean_dy = sum_dy, *mean_dy_xhat = sum_dy_xhat;
   const float *inv_std = inv_std_.data(), *scale = scale_.data();
   parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      for (int64_t c = 0; c < C; ++c) {
-        const float xhat = normalized(x[i * C + c], mean[c], inv_std[c]);
-        dx[i * C + c] = scale[c] * (dy[i * C + c] - static_cast<float>(mean_dy[c]) -
-                                    xhat * static_cast<float>(mean_dy_xhat[c]));
-      }
+    if (relu) input_gradient_of_rows<true>(x, y, dy, dx, begin, end, C, mean, inv_std, scale, mean_dy, mean_dy_xhat);
+    else input_gradient_of_rows<false>(x, y, dy, dx, begin, end, C, mean, inv_std, scale, mean_dy, mean_dy_xhat);
   }, C);
 }
 

@@ -44,6 +44,9 @@ class BatchNormLayer final : public Layer {
     return options_.synchronized.value_or(sync_by_default) ? options_.sync_group_size : 1;
   }
   void set_communicator(Communicator* comm) override { comm_ = comm; }
+  // A following relu runs inside the normalizing pass (and its derivative
+  // inside backward's two passes).
+  bool absorb_activation(const ActivationFn& f) override { return relu_ = f.kind == ActivationKind::kRelu; }
   void unify_state(Communicator& world) override;
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;
   void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,
@@ -57,7 +60,7 @@ class BatchNormLayer final : public Layer {
 
  private:
   void compute_batch_statistics(const float* x, int64_t m);
-  void gradient_sums(const float* x, const float* dy, int64_t m);
+  void gradient_sums(const float* x, const float* y, const float* dy, int64_t m);
   int64_t chunks(int64_t m) const;
 
   BatchNormOptions options_;
@@ -66,6 +69,7 @@ class BatchNormLayer final : public Layer {
   float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   Communicator* comm_ = nullptr;  // set (by Model::connect) only when synchronized
+  bool relu_ = false;             // a following relu absorbed
 
   std::vector<Moments> moments_;     // per channel
   std::vector<Moments> chunk_moments_;  // [chunks][C]

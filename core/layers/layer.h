@@ -59,6 +59,19 @@ class Layer {
   // apart (moving statistics of BatchNormalization over fewer ranks than the
   // job) becomes the same on every rank, so a run describes one model.
   virtual void unify_state(Communicator& world) {}
+  // An element-wise activation layer (Activation relu, tanh, ...) says which
+  // function it applies; others return null.
+  virtual const ActivationFn* elementwise_activation() const { return nullptr; }
+  // Offered the element-wise activation that follows this layer: a layer
+  // that can apply it in its own output pass (BatchNormalization, relu)
+  // returns true, and from then on forward writes f(y) and backward receives
+  // dL/d f(y). The model then skips the activation layer, whose output is
+  // this layer's: two passes over the activations fewer in forward, three in
+  // backward, the same values bit for bit.
+  virtual bool absorb_activation(const ActivationFn& f) { return false; }
+  // True when the output is the input, value for value (Flatten: only the
+  // shape changes): the model then runs the layer as a view of its input.
+  virtual bool passes_input_through() const { return false; }
   // The activation the layer ends with: a loss may fold its derivative in.
   virtual ActivationKind output_activation() const { return ActivationKind::kLinear; }
   // From now on backward receives dL/d(input of that activation) as dy.

@@ -14,6 +14,7 @@
 #include "core/gradient_sync.h"
 #include "core/keras.h"
 #include "core/model.h"
+#include "core/random.h"
 #include "core/summary.h"
 
 namespace lockstep {
@@ -105,6 +106,58 @@ TEST(ModelBuild, BatchStatisticsSummaryNamesTheLayersAndRanks) {
   keras::Sequential plain({4});
   plain.add(keras::Dense(3));
   EXPECT_EQ(batch_statistics_summary(Model(plain.spec()), true, 4), "");
+}
+
+// BatchNormalization runs the relu that follows it inside its own passes
+// (Layer::absorb_activation): the same bits as the two layers apart, which
+// a Dropout(0) between them keeps apart.
+std::vector<float> step_values(const ModelSpec& spec) {
+  Model model(spec, 3);
+  const int64_t rows = 12;
+  model.reserve(rows);
+  CounterRng rng(8);
+  std::vector<float> x(static_cast<size_t>(rows * model.input_width()));
+  for (float& v : x) v = static_cast<float>(rng.next_normal());
+  StepContext ctx;
+  ctx.training = true;
+  const float* y = model.forward(ctx, x.data(), rows);
+  std::vector<float> out(y, y + rows * model.output_width());
+  for (int64_t i = 0; i < rows * model.output_width(); ++i) model.output_grad()[i] = std::sin(0.7f * i);
+  model.parameters().zero_grads();
+  model.backward(ctx, model.output_grad(), rows, nullptr);
+  const float* g = model.parameters().trainable_grads();
+  out.insert(out.end(), g, g + model.parameters().trainable_count());
+  ctx.training = false;  // inference: moving statistics, relu inside too
+  y = model.forward(ctx, x.data(), rows);
+  out.insert(out.end(), y, y + rows * model.output_width());
+  return out;
+}
+
+TEST(ModelRun, BatchNormAbsorbsAFollowingReluBitForBit) {
+  const auto cnn = [](bool apart) {
+    keras::Sequential s({6, 6, 2});
+    s.add(keras::Conv2D(4, 3).padding("same")).add(keras::BatchNormalization());
+    if (apart) s.add(keras::Dropout(0.0f));
+    s.add(keras::Activation("relu")).add(keras::MaxPooling2D(2)).add(keras::Flatten()).add(keras::Dense(5));
+    s.add(keras::BatchNormalization());
+    if (apart) s.add(keras::Dropout(0.0f));
+    s.add(keras::Activation("relu")).add(keras::Dense(3).activation("softmax"));
+    return s.spec();
+  };
+  Model fused(cnn(false)), apart(cnn(true));
+  EXPECT_TRUE(fused.absorbed(2));   // activation_1 runs inside batch_normalization_1
+  EXPECT_TRUE(fused.absorbed(7));
+  EXPECT_FALSE(apart.absorbed(3));  // after a Dropout: a layer of its own
+  EXPECT_TRUE(fused.absorbed(4));   // Flatten: a view of the pooling's output
+  EXPECT_EQ(step_values(cnn(false)), step_values(cnn(true)));
+  // Only relu, and never twice: tanh and a second activation stay layers.
+  keras::Sequential other({4});
+  other.add(keras::BatchNormalization()).add(keras::Activation("tanh"));
+  other.add(keras::BatchNormalization()).add(keras::Activation("relu")).add(keras::Activation("relu"));
+  Model m(other.spec());
+  EXPECT_FALSE(m.absorbed(1));
+  EXPECT_TRUE(m.absorbed(3));
+  EXPECT_FALSE(m.absorbed(4));
 }
 
 TEST(ModelBuild, KerasStyleNames) {
