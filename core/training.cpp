@@ -176,67 +176,88 @@ EvalResult Training::evaluate(const Dataset& data) {
   return r;
 }
 
-bool Training::fit(const FitCallbacks& cb) {
+// One tiny collective per step (several ranks only): the callbacks' votes,
+// so every rank stops or checkpoints at the same step.
+StepVotes Training::agreed_votes(CallbackList& callbacks) {
+  StepVotes votes;
+  callbacks.vote(votes);
+  int64_t flags[2] = {votes.stop, votes.checkpoint};
+  if (world_.size() > 1) world_.allreduce_max(flags, 2, "step-boundary votes (stop, checkpoint)");
+  return StepVotes{flags[0] != 0, flags[1] != 0};
+}
+
+bool Training::fit(CallbackList& callbacks) {
   const int64_t steps = steps_per_epoch();
-  for (int64_t epoch = progress_.epoch(); epoch < config_.epochs(); ++epoch) {
-    if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) return true;
+  stop_training_ = false;
+  callbacks.on_train_begin(*this);
+  for (int64_t epoch = progress_.epoch(); epoch < config_.epochs() && !stop_training_; ++epoch) {
+    if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) break;
     begin_epoch(epoch);
-    if (cb.on_epoch_begin) cb.on_epoch_begin(epoch, steps);
+    callbacks.on_epoch_begin(epoch, steps);
     const double start = now_seconds();
     session_start_ = start;
-    const int64_t first_step = progress_.step_in_epoch();
     bool stopped = false, step_limit = false;
-    for (int64_t s = first_step; s < steps; ++s) {
+    for (int64_t s = progress_.step_in_epoch(); s < steps; ++s) {
       if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) {
         step_limit = true;
         break;
       }
-      if (cb.should_stop && cb.should_stop()) {
+      const StepVotes votes = agreed_votes(callbacks);
+      if (votes.checkpoint) callbacks.on_checkpoint_due();
+      if (votes.stop) {
         stopped = true;
         break;
       }
       train_step(s);
-      if (cb.on_step_end) cb.on_step_end(epoch, s + 1, steps, epoch_totals_, local_samples_);
+      callbacks.on_step_end(StepEnd{epoch, s + 1, steps, progress_.global_step(), &epoch_totals_, local_samples_});
     }
-    const double train_seconds = now_seconds() - start + progress_.train_seconds_in_epoch();
-    // Stopped mid-epoch (signal or max_steps): the epoch stays open, so a
+    // Stopped mid-epoch (stop vote or max_steps): the epoch stays open, so a
     // checkpoint taken now resumes exactly here; snapshot_progress() adds
     // this session's time.
-    if (stopped) return false;
-    if (step_limit && progress_.step_in_epoch() < steps) return true;
-    const Progress totals = snapshot_progress();
-    const double samples = totals.samples_in_epoch(), session_samples = samples - progress_.samples_in_epoch();
-    EpochMetrics m;
-    m.set_epoch(epoch + 1);
-    m.set_loss(samples > 0 ? totals.loss_sum_in_epoch() / samples : 0);
-    m.set_accuracy(samples > 0 ? totals.correct_in_epoch() / samples : 0);
-    m.set_seconds(train_seconds);
-    // Training samples over training time of this process (validation excluded).
-    const double session_seconds = train_seconds - progress_.train_seconds_in_epoch();
-    m.set_samples_per_second(session_seconds > 0 ? session_samples / session_seconds : 0);
-    m.set_steps(progress_.step_in_epoch());
-    m.set_learning_rate(current_learning_rate());
-    model_.unify_state(world_);  // validation and checkpoints see one model
-    if (validation_) {
-      const EvalResult v = evaluate(*validation_);
-      m.set_val_loss(v.loss);
-      m.set_val_accuracy(v.accuracy);
+    if (stopped) {
+      callbacks.on_train_end(false);
+      return false;
     }
-    history_.push_back(m);
-    progress_.set_epoch(epoch + 1);
-    progress_.set_step_in_epoch(0);
-    progress_.set_position_in_epoch(0);
-    progress_.set_train_seconds_in_epoch(0);
-    progress_.set_loss_sum_in_epoch(0);
-    progress_.set_correct_in_epoch(0);
-    progress_.set_samples_in_epoch(0);
-    session_start_ = 0;
-    local_samples_ = 0;
-    epoch_totals_ = LossTotals{};
-    if (cb.on_epoch_end) cb.on_epoch_end(m);  // progress already points at the next epoch
-    if (step_limit) return true;
+    if (step_limit && progress_.step_in_epoch() < steps) break;
+    callbacks.on_epoch_end(end_epoch(epoch, now_seconds() - start));  // progress points at the next epoch
+    if (step_limit) break;
   }
+  callbacks.on_train_end(true);
   return true;
+}
+
+// The epoch's global metrics (and validation), added to the history.
+EpochMetrics Training::end_epoch(int64_t epoch, double seconds_this_session) {
+  const double train_seconds = seconds_this_session + progress_.train_seconds_in_epoch();
+  const Progress totals = snapshot_progress();
+  const double samples = totals.samples_in_epoch(), session_samples = samples - progress_.samples_in_epoch();
+  EpochMetrics m;
+  m.set_epoch(epoch + 1);
+  m.set_loss(samples > 0 ? totals.loss_sum_in_epoch() / samples : 0);
+  m.set_accuracy(samples > 0 ? totals.correct_in_epoch() / samples : 0);
+  m.set_seconds(train_seconds);
+  // Training samples over training time of this process (validation excluded).
+  m.set_samples_per_second(seconds_this_session > 0 ? session_samples / seconds_this_session : 0);
+  m.set_steps(progress_.step_in_epoch());
+  m.set_learning_rate(current_learning_rate());
+  model_.unify_state(world_);  // validation and checkpoints see one model
+  if (validation_) {
+    const EvalResult v = evaluate(*validation_);
+    m.set_val_loss(v.loss);
+    m.set_val_accuracy(v.accuracy);
+  }
+  history_.push_back(m);
+  progress_.set_epoch(epoch + 1);
+  progress_.set_step_in_epoch(0);
+  progress_.set_position_in_epoch(0);
+  progress_.set_train_seconds_in_epoch(0);
+  progress_.set_loss_sum_in_epoch(0);
+  progress_.set_correct_in_epoch(0);
+  progress_.set_samples_in_epoch(0);
+  session_start_ = 0;
+  local_samples_ = 0;
+  epoch_totals_ = LossTotals{};
+  return m;
 }
 
 }  // namespace lockstep

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "checkpoint.pb.h"
+#include "core/callbacks/callback.h"
 #include "core/communicator.h"
 #include "core/data/dataset.h"
 #include "core/gradient_sync.h"
@@ -24,31 +25,22 @@ struct EvalResult {
   int64_t samples = 0;
 };
 
-// What the loop tells the outside world (progress, history, checkpoints).
-struct FitCallbacks {
-  std::function<void(int64_t epoch, int64_t steps)> on_epoch_begin;
-  // After each optimizer step, with this rank's running sums over its
-  // `local_samples` samples of the epoch so far (for the progress bar).
-  std::function<void(int64_t epoch, int64_t step_in_epoch, int64_t steps, const LossTotals& totals,
-                     int64_t local_samples)>
-      on_step_end;
-  std::function<void(const EpochMetrics& metrics)> on_epoch_end;
-  // Polled at step boundaries: true ends fit() early (pre-emption). Must give
-  // the same answer on every rank (the caller reduces it).
-  std::function<bool()> should_stop;
-};
-
 class Training {
  public:
   // `validation` may be null. The model must already be connect()ed.
   Training(const TrainConfig& config, Model& model, Optimizer& optimizer, Loss& loss, const Dataset& train,
            const Dataset* validation, Communicator& world, GradientSync& sync);
 
-  // Runs until config.epochs are done or max_steps optimizer steps were
-  // taken (returns true), or should_stop() said so (returns false). Both
-  // early ends leave the epoch open: history gets no partial epoch, and a
-  // checkpoint taken afterwards resumes mid-epoch exactly.
-  bool fit(const FitCallbacks& callbacks);
+  // Runs until config.epochs are done, max_steps optimizer steps were taken
+  // or a callback called stop_training() (returns true), or a stop vote
+  // ended it (returns false). A stop vote and max_steps leave the epoch
+  // open: history gets no partial epoch, and a checkpoint taken afterwards
+  // resumes mid-epoch exactly.
+  bool fit(CallbackList& callbacks);
+  // From a callback's on_epoch_end: the current epoch is the last (Keras'
+  // model.stop_training = True). Callbacks decide on global metrics, so
+  // every rank asks at the same epoch.
+  void stop_training() { stop_training_ = true; }
 
   // One optimizer step on global batch `step_in_epoch` of the current epoch's
   // order (begin_epoch must have been called). Allocates nothing.
@@ -82,6 +74,8 @@ class Training {
     int64_t end_position = 0;  // samples of the epoch consumed after this batch
   };
   BatchPlan plan_batch(int64_t step) const;
+  StepVotes agreed_votes(CallbackList& callbacks);
+  EpochMetrics end_epoch(int64_t epoch, double seconds_this_session);
   void gather(const Dataset& data, const int64_t* indices, int64_t rows);
 
   const TrainConfig& config_;
@@ -106,6 +100,7 @@ class Training {
   LossTotals epoch_totals_;   // this rank's sums over the epoch so far
   int64_t local_samples_ = 0;
   double session_start_ = 0;  // when this process started the current epoch
+  bool stop_training_ = false;
 };
 
 }  // namespace lockstep

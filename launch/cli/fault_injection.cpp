@@ -10,7 +10,7 @@
 
 namespace lockstep::cli {
 
-FaultInjection::FaultInjection() {
+FaultInjection::FaultInjection(int this_rank) : rank_of_this_process_(this_rank) {
   const char* spec = std::getenv("LOCKSTEP_INJECT_FAULT");
   if (!spec || !*spec) return;
   char kind[16] = {0};

@@ -10,11 +10,14 @@
 
 #include <cstdint>
 
+#include "core/callbacks/callback.h"
+
 namespace lockstep::cli {
 
-class FaultInjection {
+class FaultInjection final : public Callback {
  public:
-  FaultInjection();  // reads the environment; a malformed value is an input error
+  explicit FaultInjection(int this_rank);  // reads the environment; a malformed value is an input error
+  void on_step_end(const StepEnd& step) override { after_step(rank_of_this_process_, step.global_step); }
   void after_step(int rank, int64_t global_step) const;
 
  private:
@@ -22,6 +25,7 @@ class FaultInjection {
   int rank_ = -1;
   int64_t step_ = -1;
   double seconds_ = 0;
+  int rank_of_this_process_ = 0;
 };
 
 }  // namespace lockstep::cli

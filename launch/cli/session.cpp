@@ -74,18 +74,6 @@ void set_rank_threads(const TrainConfig& config, Runtime& runtime) {
   if (!why.empty() && runtime.world().rank() == 0) std::fprintf(stderr, "warning: %s\n", why.c_str());
 }
 
-std::string run_file(const TrainConfig& config, const std::string& name) { return config.run_dir() + "/" + name; }
-
-void make_dirs(const std::string& path) {
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
-      throw_runtime_error(partial, std::string("cannot create folder: ") + std::strerror(errno));
-  }
-}
+std::string run_file(const TrainConfig& config, const std::string& name) { return lockstep::run_file(config.run_dir(), name); }
 
 }  // namespace lockstep::cli

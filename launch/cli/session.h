@@ -11,6 +11,7 @@
 #include "core/data/dataset.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "core/run_dir.h"
 #include "distributed/runtime.h"
 #include "launch/cli/args.h"
 
@@ -42,7 +43,6 @@ void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& m
 void set_rank_threads(const TrainConfig& config, Runtime& runtime);
 
 std::string run_file(const TrainConfig& config, const std::string& name);
-void make_dirs(const std::string& path);
 
 // ---- implementation of located() ----
 bool is_config_field(const std::string& where);

@@ -1,20 +1,25 @@
 // `trainer train CONFIG [--resume auto|PATH] [--set ...]`
 #include <csignal>
 #include <cstdio>
-#include <fstream>
+#include <optional>
 #include <memory>
 
+#include "core/callbacks/history_logger.h"
+#include "core/callbacks/model_checkpoint.h"
+#include "core/callbacks/progress_logger.h"
+#include "core/callbacks/stop_on_signal.h"
 #include "core/checkpoint.h"
+#include "core/checkpoint_writer.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/optim/optimizer.h"
 #include "core/summary.h"
 #include "core/threads.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
-#include "launch/cli/checkpoint_files.h"
+#include "core/run_dir.h"
 #include "launch/cli/commands.h"
 #include "launch/cli/fault_injection.h"
-#include "launch/cli/progress.h"
 #include "launch/cli/session.h"
 
 namespace lockstep::cli {
@@ -22,23 +27,6 @@ namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-std::string history_json(const EpochMetrics& m, int ranks) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"epoch\": %lld, \"loss\": %.9g, \"accuracy\": %.9g, \"val_loss\": %.9g, \"val_accuracy\": %.9g, "
-                "\"seconds\": %.6f, \"samples_per_second\": %.2f, \"steps\": %lld, \"learning_rate\": %.9g, "
-                "\"ranks\": %d}\n",
-                static_cast<long long>(m.epoch()), m.loss(), m.accuracy(), m.val_loss(), m.val_accuracy(), m.seconds(),
-                m.samples_per_second(), static_cast<long long>(m.steps()), m.learning_rate(), ranks);
-  return buf;
-}
-
-void write_text_file(const std::string& path, const std::string& text, bool append) {
-  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
-  out << text;
-  if (!out) throw_runtime_error(path, "cannot write");
-}
 
 // Rank 0's parameters and moving statistics become everyone's.
 void broadcast_parameters(Model& model, Communicator& world) {
@@ -64,6 +52,38 @@ std::unique_ptr<BucketedAllreduce> make_gradient_sync(const TrainConfig& config,
   const size_t bytes = static_cast<size_t>(config.distributed().bucket_size_mb() * 1024 * 1024);
   return std::make_unique<BucketedAllreduce>(world, bytes, config.distributed().overlap(),
                                              label_by_ranges(std::move(ranges)));
+}
+
+// --resume auto|PATH: restores parameters, optimizer, progress and history
+// from the checkpoint (auto: the newest that verifies; none: from scratch).
+std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& config, Model& model,
+                                         Optimizer& optimizer, Training& training, Communicator& world) {
+  if (!args.has("resume")) return std::nullopt;
+  const bool root = world.rank() == 0;
+  std::string path = args.get("resume");
+  if (path == "auto") {
+    path.clear();
+    if (root) {
+      if (auto newest = newest_good_checkpoint(config.run_dir())) path = *newest;
+      else std::printf("no checkpoint in %s: starting from scratch\n", checkpoint_dir(config.run_dir()).c_str());
+    }
+    path = broadcast_string(path, world);
+    if (path.empty()) return std::nullopt;
+  }
+  CheckpointContents ckpt = read_checkpoint(path);
+  if (ckpt.header.optimizer_kind() != optimizer.kind())
+    throw_input_error(path, "the checkpoint was written by optimizer '" + ckpt.header.optimizer_kind() +
+                                "' but the config uses '" + optimizer.kind() + "'");
+  restore_tensors(ckpt, model, &optimizer, path);
+  const Progress& progress = ckpt.header.progress();
+  optimizer.set_iterations(progress.global_step());
+  training.set_progress(progress);
+  training.set_history({ckpt.header.history().begin(), ckpt.header.history().end()});
+  if (root)
+    std::printf("resumed from %s (epoch %lld, step %lld, saved by %d rank(s))\n", path.c_str(),
+                static_cast<long long>(progress.epoch() + 1), static_cast<long long>(progress.global_step()),
+                ckpt.header.world_size());
+  return ckpt;
 }
 
 }  // namespace
@@ -103,127 +123,37 @@ int run_train(const Args& args, Runtime& runtime) {
   Training training(config, *model, *optimizer, loss, data.train, data.validation ? &*data.validation : nullptr, world,
                     *sync);
 
-  // ---- resume ----
-  std::string resume_from;
-  if (args.has("resume")) {
-    const std::string& how = args.get("resume");
-    if (how == "auto") {
-      if (root) {
-        if (auto path = newest_good_checkpoint(config.run_dir())) resume_from = *path;
-        else std::printf("no checkpoint in %s: starting from scratch\n", checkpoint_dir(config.run_dir()).c_str());
-      }
-      resume_from = broadcast_string(resume_from, world);
-    } else {
-      resume_from = how;
-    }
-  }
-  if (!resume_from.empty()) {
-    const CheckpointContents ckpt = read_checkpoint(resume_from);
-    if (ckpt.header.optimizer_kind() != optimizer->kind())
-      throw_input_error(resume_from, "the checkpoint was written by optimizer '" + ckpt.header.optimizer_kind() +
-                                         "' but the config uses '" + optimizer->kind() + "'");
-    restore_tensors(ckpt, *model, optimizer.get(), resume_from);
-    const Progress& progress = ckpt.header.progress();
-    optimizer->set_iterations(progress.global_step());
-    training.set_progress(progress);
-    training.set_history({ckpt.header.history().begin(), ckpt.header.history().end()});
-    if (root)
-      std::printf("resumed from %s (epoch %lld, step %lld, saved by %d rank(s))\n", resume_from.c_str(),
-                  static_cast<long long>(progress.epoch() + 1), static_cast<long long>(progress.global_step()),
-                  ckpt.header.world_size());
-  }
+  const std::optional<CheckpointContents> resumed = resume(args, config, *model, *optimizer, training, world);
 
   // ---- run directory ----
-  const std::string history_path = run_file(config, "history.jsonl");
   if (root) {
     make_dirs(checkpoint_dir(config.run_dir()));
     remove_stale_temporaries(config.run_dir());
     write_text_file(run_file(config, "config.pbtxt"), to_text(config), false);
-    std::string history;
-    for (const EpochMetrics& m : training.history()) history += history_json(m, world.size());
-    write_text_file(history_path, history, false);  // a resumed run drops epochs after its checkpoint
   }
 
-  auto save = [&](const std::string& path) {
-    model->unify_state(world);                                // collective: one model per run
-    const Progress progress = training.snapshot_progress();  // collective
-    training.gather_optimizer_state();                        // collective
-    if (!root) return;
-    CheckpointHeader header;
-    *header.mutable_model() = config.model();
-    *header.mutable_config() = config;
-    *header.mutable_progress() = progress;
-    header.set_seed(config.seed());
-    header.set_world_size(world.size());
-    for (const EpochMetrics& m : training.history()) *header.add_history() = m;
-    header.set_optimizer_kind(optimizer->kind());
-    write_checkpoint(path, header, collect_tensors(*model, optimizer.get()));
-  };
-  auto save_checkpoint = [&] {
-    const std::string path = checkpoint_path(config.run_dir(), training.progress().global_step());
-    save(path);
-    if (root) prune_checkpoints(config.run_dir(), config.checkpoint().keep());
-  };
-
+  // ---- the loop and what hooks into it ----
+  CallbackList callbacks;
+  CheckpointWriter writer(config, *model, *optimizer, training, world, callbacks);
   const bool has_accuracy = loss.kind() != LossKind::kMeanSquaredError || data.train.label_kind != LabelKind::kValue;
-
-  ProgressPrinter printer(root ? config.verbose() : 0, config.epochs(), stdout, world.size() == 1);
-  const CheckpointSpec& policy = config.checkpoint();
-  const auto started = std::chrono::steady_clock::now();
-  auto last_save = started;
-  bool save_for_time = false;
-
-  const FaultInjection faults;
-  FitCallbacks callbacks;
-  callbacks.on_epoch_begin = [&](int64_t epoch, int64_t steps) { printer.epoch_begin(epoch, steps); };
-  callbacks.on_step_end = [&](int64_t, int64_t step, int64_t steps, const LossTotals& totals, int64_t samples) {
-    printer.step_end(step, steps, totals, samples, has_accuracy);
-    const int64_t global_step = training.progress().global_step();
-    faults.after_step(world.rank(), global_step);
-    if ((policy.every_steps() > 0 && global_step % policy.every_steps() == 0) || save_for_time) {
-      save_checkpoint();
-      last_save = std::chrono::steady_clock::now();
-      save_for_time = false;
-    }
-  };
-  callbacks.on_epoch_end = [&](const EpochMetrics& m) {
-    printer.epoch_end(m, data.validation.has_value(), has_accuracy);
-    if (root) write_text_file(history_path, history_json(m, world.size()), true);
-    if (policy.every_epoch()) {
-      save_checkpoint();
-      last_save = std::chrono::steady_clock::now();
-    }
-  };
-  // Every rank must agree on stopping and on time-based checkpoints, so the
-  // local decisions are reduced (one tiny collective per step, multi-rank only).
-  callbacks.should_stop = [&] {
-    int64_t flags[2] = {g_stop_signal != 0, 0};
-    if (policy.every_minutes() > 0 && root)
-      flags[1] = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() >=
-                 60.0 * policy.every_minutes();
-    if (world.size() > 1) world.allreduce_max(flags, 2, "step-boundary stop/checkpoint flags");
-    save_for_time = flags[1] != 0;
-    return flags[0] != 0;
-  };
+  callbacks.emplace<ProgressLogger>(root ? config.verbose() : 0, config.epochs(), stdout, world.size() == 1,
+                                    data.validation.has_value(), has_accuracy);
+  callbacks.emplace<HistoryLogger>(run_file(config, "history.jsonl"), world.size(), root);
+  const auto& checkpoints = callbacks.emplace<ModelCheckpoint>(config, writer);
+  callbacks.emplace<StopOnSignal>(g_stop_signal);
+  callbacks.emplace<FaultInjection>(world.rank());
+  if (resumed) callbacks.restore_state(resumed->header);
 
   const bool finished = training.fit(callbacks);
   if (!finished) {
-    save_checkpoint();
     if (root)
       std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",
-                  static_cast<long long>(training.progress().global_step()),
-                  checkpoint_path(config.run_dir(), training.progress().global_step()).c_str(), kExitPreempted);
+                  static_cast<long long>(training.progress().global_step()), checkpoints.last_path().c_str(),
+                  kExitPreempted);
     std::fflush(stdout);
     return kExitPreempted;
   }
-  // Always a final checkpoint, and the final model for evaluate/predict.
-  save_checkpoint();
-  if (root) make_dirs(run_file(config, "final"));
-  save(run_file(config, "final/model.pb"));
-  if (root) {
-    write_text_file(run_file(config, "final/config.pbtxt"), to_text(config), false);
-    if (config.verbose() > 0) std::printf("saved %s\n", run_file(config, "final/model.pb").c_str());
-  }
+  if (root && config.verbose() > 0) std::printf("saved %s\n", run_file(config, "final/model.pb").c_str());
   return 0;
 }
 

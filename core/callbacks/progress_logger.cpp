@@ -1,27 +1,35 @@
-#include "launch/cli/progress.h"
+#include "core/callbacks/progress_logger.h"
 
 #include <unistd.h>
 
 #include <string>
 
-namespace lockstep::cli {
+namespace lockstep {
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(int verbose, int64_t epochs, std::FILE* out, bool allow_bar)
-    : verbose_(verbose), bar_(allow_bar && verbose == 1 && isatty(fileno(out))), epochs_(epochs), out_(out) {}
+ProgressLogger::ProgressLogger(int verbose, int64_t epochs, std::FILE* out, bool allow_bar, bool has_validation,
+                               bool has_accuracy)
+    : verbose_(verbose),
+      bar_(allow_bar && verbose == 1 && isatty(fileno(out))),
+      has_validation_(has_validation),
+      has_accuracy_(has_accuracy),
+      epochs_(epochs),
+      out_(out) {}
 
-void ProgressPrinter::epoch_begin(int64_t epoch, int64_t steps) {
+void ProgressLogger::on_epoch_begin(int64_t epoch, int64_t steps) {
   steps_ = steps;
   epoch_start_ = last_draw_ = std::chrono::steady_clock::now();
   if (verbose_ == 0) return;
   if (bar_) std::fprintf(out_, "Epoch %lld/%lld\n", static_cast<long long>(epoch + 1), static_cast<long long>(epochs_));
 }
 
-void ProgressPrinter::step_end(int64_t step, int64_t steps, const LossTotals& totals, int64_t samples, bool has_accuracy) {
+void ProgressLogger::on_step_end(const StepEnd& s) {
+  const int64_t step = s.step_in_epoch, steps = s.steps, samples = s.local_samples;
+  const LossTotals& totals = *s.totals;
   if (!bar_ || samples == 0) return;
   // Redrawing costs a syscall; ten times a second is enough for a human.
   if (step < steps && seconds_since(last_draw_) < 0.1) return;
@@ -34,11 +42,12 @@ void ProgressPrinter::step_end(int64_t step, int64_t steps, const LossTotals& to
   const double eta = step > 0 ? elapsed / step * (steps - step) : 0;
   std::fprintf(out_, "\r%lld/%lld [%s] - ETA: %.0fs - loss: %.4f", static_cast<long long>(step),
                static_cast<long long>(steps), bar.c_str(), eta, totals.loss_sum / samples);
-  if (has_accuracy) std::fprintf(out_, " - accuracy: %.4f", totals.correct / samples);
+  if (has_accuracy_) std::fprintf(out_, " - accuracy: %.4f", totals.correct / samples);
   std::fflush(out_);
 }
 
-void ProgressPrinter::epoch_end(const EpochMetrics& m, bool has_validation, bool has_accuracy) {
+void ProgressLogger::on_epoch_end(const EpochMetrics& m) {
+  const bool has_validation = has_validation_, has_accuracy = has_accuracy_;
   if (verbose_ == 0) return;
   const double ms_per_step = steps_ > 0 ? 1000.0 * m.seconds() / steps_ : 0;
   if (bar_) {
@@ -58,4 +67,4 @@ void ProgressPrinter::epoch_end(const EpochMetrics& m, bool has_validation, bool
   std::fflush(out_);
 }
 
-}  // namespace lockstep::cli
+}  // namespace lockstep

@@ -1,14 +1,38 @@
-#include "launch/cli/checkpoint_files.h"
+#include "core/run_dir.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include "core/error.h"
 
-namespace lockstep::cli {
+namespace lockstep {
+
+std::string run_file(const std::string& run_dir, const std::string& name) { return run_dir + "/" + name; }
+
+void make_dirs(const std::string& path) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST)
+      throw_runtime_error(partial, std::string("cannot create folder: ") + std::strerror(errno));
+  }
+}
+
+void write_text_file(const std::string& path, const std::string& text, bool append) {
+  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  out << text;
+  if (!out) throw_runtime_error(path, "cannot write");
+}
 
 std::string checkpoint_dir(const std::string& run_dir) { return run_dir + "/checkpoints"; }
 
@@ -70,4 +94,4 @@ void remove_stale_temporaries(const std::string& run_dir) {
   }
 }
 
-}  // namespace lockstep::cli
+}  // namespace lockstep

@@ -1,5 +1,5 @@
-// The run directory's checkpoints/ folder: naming, the newest good one, and
-// keeping only the last K.
+// The run directory: its files (config.pbtxt, history.jsonl, final/) and its
+// checkpoints/ folder (naming, the newest good one, keeping only the last K).
 #pragma once
 
 #include <optional>
@@ -8,7 +8,14 @@
 
 #include "core/checkpoint.h"
 
-namespace lockstep::cli {
+namespace lockstep {
+
+// RUN_DIR/name
+std::string run_file(const std::string& run_dir, const std::string& name);
+// mkdir -p; errors name the folder and the OS reason (exit 1).
+void make_dirs(const std::string& path);
+// Writes (or appends) text; errors name the file (exit 1).
+void write_text_file(const std::string& path, const std::string& text, bool append);
 
 std::string checkpoint_dir(const std::string& run_dir);
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
@@ -23,4 +30,4 @@ void prune_checkpoints(const std::string& run_dir, int keep);
 // only while no save is under way (at start-up, on rank 0).
 void remove_stale_temporaries(const std::string& run_dir);
 
-}  // namespace lockstep::cli
+}  // namespace lockstep
