@@ -64,6 +64,18 @@ int available_cores() {
 
 }  // namespace
 
+std::string mpi_library_version() {
+  // Both calls are allowed before MPI_Init and after MPI_Finalize (MPI 3.0).
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  std::string s = MPI_Get_library_version(text, &length) == MPI_SUCCESS ? std::string(text, length) : "unknown";
+  while (!s.empty() && (s.back() == '\0' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  int major = 0, minor = 0;
+  if (MPI_Get_version(&major, &minor) == MPI_SUCCESS)
+    s += " (MPI " + std::to_string(major) + "." + std::to_string(minor) + ")";
+  return s;
+}
+
 bool launched_by_mpi() {
   if (env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMIX_RANK")) return true;
   if (env_set("PMI_SIZE") || env_set("PMI_RANK")) return true;

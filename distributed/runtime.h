@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/communicator.h"
 
@@ -22,6 +23,11 @@ namespace lockstep {
 //                               itself, and a one-task step runs alone.
 // Otherwise the process runs alone and MPI is not initialised at all.
 bool launched_by_mpi();
+
+// The MPI library's own description (MPI_Get_library_version) and the MPI
+// standard it implements, e.g. "Open MPI v4.1.4, package: Debian OpenMPI, ...
+// (MPI 3.1)". Needs no MPI_Init: callable before, without or after a Runtime.
+std::string mpi_library_version();
 
 // RAII start-up. Under a launcher: MPI_Init_thread(MPI_THREAD_FUNNELED) (MPI
 // is called only from the main thread; compute threads never call it) and
