@@ -26,6 +26,7 @@ const std::vector<CommandSpec>& command_specs() {
 std::string usage_text() {
   std::string s = "usage:\n";
   for (const auto& c : command_specs()) s += "  " + c.usage + "\n";
+  s += "  trainer --version   (lockstep version, git revision, compiler, BLAS, MPI library)\n";
   s += "CONFIG is protobuf text (.pbtxt) or JSON (.json). Under mpirun/srun every rank runs the same command.\n";
   return s;
 }
@@ -36,6 +37,11 @@ Args parse_args(int argc, char** argv) {
   a.command = argv[1];
   if (a.command == "--help" || a.command == "-h" || a.command == "help") {
     a.command = "help";
+    return a;
+  }
+  if (a.command == "--version" || a.command == "version") {
+    if (argc > 2) throw_input_error("usage", "'--version' takes no arguments");
+    a.command = "version";
     return a;
   }
   const auto& specs = command_specs();

@@ -8,8 +8,10 @@
 
 #include "core/blas_kernels.h"
 #include "core/error.h"
+#include "distributed/runtime.h"
 #include "launch/cli/args.h"
 #include "launch/cli/commands.h"
+#include "lockstep/version.h"
 
 using namespace lockstep;
 
@@ -26,6 +28,24 @@ void report_status(int rank, int status) {
     std::fprintf(f, "%d\n", status);
     std::fclose(f);
   }
+}
+
+// `trainer --version`: what a bug report needs. Runs without mpirun and
+// without MPI_Init (MPI_Get_library_version needs neither).
+int print_version() {
+#if defined(__clang__)
+  const char* compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  const char* compiler = "GCC " __VERSION__;
+#else
+  const char* compiler = __VERSION__;
+#endif
+  std::printf("lockstep %s\n", LOCKSTEP_VERSION);
+  std::printf("git revision: %s\n", LOCKSTEP_GIT_REVISION);
+  std::printf("compiler: %s (C++ %ld, %s build)\n", compiler, static_cast<long>(__cplusplus), LOCKSTEP_BUILD_TYPE);
+  std::printf("BLAS: %s\n", blas_description().c_str());
+  std::printf("MPI: %s\n", mpi_library_version().c_str());
+  return 0;
 }
 
 int dispatch(const cli::Args& args, Runtime& runtime) {
@@ -72,6 +92,7 @@ int main(int argc, char** argv) {
     std::fputs(cli::usage_text().c_str(), stdout);
     return 0;
   }
+  if (args.command == "version") return print_version();
   std::unique_ptr<Runtime> runtime;
   try {
     runtime = std::make_unique<Runtime>();
