@@ -31,7 +31,8 @@ else
 fi
 # Linked against OpenBLAS' OpenMP build (the default where Debian's is
 # installed, CMakeLists.txt), the summary says so: one thread pool per rank.
-if ldd "$TRAINER" | grep -q 'openblas-openmp/libopenblas'; then
+# Not `ldd | grep -q`: under pipefail grep's early exit can fail the pipeline.
+if [[ $(ldd "$TRAINER") == *openblas-openmp/libopenblas* ]]; then
   [[ $auto == *"; OpenMP threads" ]] && pass || fail "OpenMP OpenBLAS linked, summary says: $auto"
 fi
 mpi=$("$MPIEXEC" -n 2 --oversubscribe "$TRAINER" summary "$config" | grep '^BLAS: ')
