@@ -296,6 +296,7 @@ void restore_tensors(const CheckpointContents& ckpt, Model& model, Optimizer* op
   }
   for (const TensorData& t : ckpt.tensors) {
     if (!optimizer && t.kind == TensorRecord::OPTIMIZER_SLOT) continue;  // inference needs no slots
+    if (t.kind == TensorRecord::CALLBACK) continue;                     // the callbacks read their own
     bool known = false;
     for (const TensorRef& w : wanted) known = known || w.name == t.name;
     if (!known) problems.push_back("unexpected '" + t.name + "'");

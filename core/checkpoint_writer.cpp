@@ -19,7 +19,9 @@ void CheckpointWriter::write(const std::string& path) {
   for (const EpochMetrics& m : training_.history()) *header.add_history() = m;
   header.set_optimizer_kind(optimizer_.kind());
   callbacks_.save_state(header);
-  write_checkpoint(path, header, collect_tensors(model_, &optimizer_));
+  std::vector<TensorRef> tensors = collect_tensors(model_, &optimizer_);
+  callbacks_.collect_tensors(tensors);
+  write_checkpoint(path, header, tensors);
 }
 
 std::string CheckpointWriter::write_periodic() {

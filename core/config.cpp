@@ -1,3 +1,4 @@
+#include "core/callbacks/from_config.h"
 #include "core/config.h"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -311,6 +312,7 @@ void validate_config(const TrainConfig& c) {
   need(k.every_steps() >= 0, "checkpoint.every_steps", "must be >= 0");
   need(k.every_minutes() >= 0, "checkpoint.every_minutes", "must be >= 0");
   need(k.keep() >= 0, "checkpoint.keep", "must be >= 0 (0 = keep all)");
+  validate_callbacks(c);
 }
 
 uint64_t config_hash(const TrainConfig& config) {

@@ -115,7 +115,9 @@ void Training::gather(const Dataset& data, const int64_t* indices, int64_t rows)
 }
 
 float Training::current_learning_rate() const {
-  return scheduled_learning_rate(config_.lr_schedule(), optimizer_.base_learning_rate(), progress_.global_step());
+  const float scheduled =
+      scheduled_learning_rate(config_.lr_schedule(), optimizer_.base_learning_rate(), progress_.global_step());
+  return learning_rate_factor_ == 1.0 ? scheduled : static_cast<float>(scheduled * learning_rate_factor_);
 }
 
 void Training::train_step(int64_t step_in_epoch) {
@@ -181,14 +183,14 @@ EvalResult Training::evaluate(const Dataset& data) {
 StepVotes Training::agreed_votes(CallbackList& callbacks) {
   StepVotes votes;
   callbacks.vote(votes);
-  int64_t flags[2] = {votes.stop, votes.checkpoint};
-  if (world_.size() > 1) world_.allreduce_max(flags, 2, "step-boundary votes (stop, checkpoint)");
-  return StepVotes{flags[0] != 0, flags[1] != 0};
+  int64_t flags[3] = {votes.stop, votes.checkpoint, votes.terminate};
+  if (world_.size() > 1) world_.allreduce_max(flags, 3, "step-boundary votes (stop, checkpoint, terminate)");
+  return StepVotes{flags[0] != 0, flags[1] != 0, flags[2] != 0};
 }
 
 bool Training::fit(CallbackList& callbacks) {
   const int64_t steps = steps_per_epoch();
-  stop_training_ = false;
+  stop_training_ = terminated_ = false;
   callbacks.on_train_begin(*this);
   for (int64_t epoch = progress_.epoch(); epoch < config_.epochs() && !stop_training_; ++epoch) {
     if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) break;
@@ -208,6 +210,10 @@ bool Training::fit(CallbackList& callbacks) {
         stopped = true;
         break;
       }
+      if (votes.terminate) {
+        terminated_ = true;
+        break;
+      }
       train_step(s);
       callbacks.on_step_end(StepEnd{epoch, s + 1, steps, progress_.global_step(), &epoch_totals_, local_samples_});
     }
@@ -218,7 +224,7 @@ bool Training::fit(CallbackList& callbacks) {
       callbacks.on_train_end(false);
       return false;
     }
-    if (step_limit && progress_.step_in_epoch() < steps) break;
+    if (terminated_ || (step_limit && progress_.step_in_epoch() < steps)) break;
     callbacks.on_epoch_end(end_epoch(epoch, now_seconds() - start));  // progress points at the next epoch
     if (step_limit) break;
   }

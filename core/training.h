@@ -41,6 +41,9 @@ class Training {
   // model.stop_training = True). Callbacks decide on global metrics, so
   // every rank asks at the same epoch.
   void stop_training() { stop_training_ = true; }
+  bool stop_requested() const { return stop_training_; }
+  // A terminate vote (TerminateOnNaN) ended the last fit() mid-epoch.
+  bool terminated() const { return terminated_; }
 
   // One optimizer step on global batch `step_in_epoch` of the current epoch's
   // order (begin_epoch must have been called). Allocates nothing.
@@ -60,6 +63,9 @@ class Training {
   const std::vector<EpochMetrics>& history() const { return history_; }
   void set_history(std::vector<EpochMetrics> h) { history_ = std::move(h); }
   float current_learning_rate() const;
+  // Scales the scheduled rate from now on (ReduceLROnPlateau); 1 = as scheduled.
+  void set_learning_rate_factor(double factor) { learning_rate_factor_ = factor; }
+  double learning_rate_factor() const { return learning_rate_factor_; }
   // Collective, between steps: the optimizer's slots whole on every rank
   // (a sharded step keeps each rank's current only where it updates). Call
   // it before saving the optimizer's state.
@@ -101,6 +107,8 @@ class Training {
   int64_t local_samples_ = 0;
   double session_start_ = 0;  // when this process started the current epoch
   bool stop_training_ = false;
+  bool terminated_ = false;
+  double learning_rate_factor_ = 1.0;
 };
 
 }  // namespace lockstep

@@ -11,11 +11,16 @@ void CallbackList::save_state(CheckpointHeader& header) const {
   }
 }
 
-void CallbackList::restore_state(const CheckpointHeader& header) {
+void CallbackList::collect_tensors(std::vector<TensorRef>& out) const {
+  for (const auto& c : callbacks_) c->collect_tensors(out);
+}
+
+void CallbackList::restore_state(const CheckpointContents& checkpoint) {
   for (auto& c : callbacks_) {
     if (c->state_name().empty()) continue;
-    for (const CallbackState& state : header.callbacks())
+    for (const CallbackState& state : checkpoint.header.callbacks())
       if (state.name() == c->state_name()) c->restore_state(state);
+    c->restore_tensors(checkpoint);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "checkpoint.pb.h"
+#include "core/checkpoint.h"
 #include "core/loss.h"
 
 namespace lockstep {
@@ -22,6 +23,7 @@ class Training;
 struct StepVotes {
   bool stop = false;        // end training now (pre-emption); the caller then writes a checkpoint
   bool checkpoint = false;  // write a checkpoint now (time-based)
+  bool terminate = false;   // end training now as finished (TerminateOnNaN)
 };
 
 struct StepEnd {
@@ -55,6 +57,10 @@ class Callback {
   virtual std::string state_name() const { return ""; }
   virtual void save_state(CallbackState& state) const {}
   virtual void restore_state(const CallbackState& state) {}
+  // Tensors of its own for the checkpoint (kind CALLBACK, names starting
+  // with state_name() + "/"), and getting them back on resume.
+  virtual void collect_tensors(std::vector<TensorRef>& out) const {}
+  virtual void restore_tensors(const CheckpointContents& checkpoint) {}
 };
 
 // The callbacks of a run, called in the order they were added.
@@ -78,11 +84,12 @@ class CallbackList {
   void on_epoch_end(const EpochMetrics& m) { for (auto& c : callbacks_) c->on_epoch_end(m); }
   void on_train_end(bool finished) { for (auto& c : callbacks_) c->on_train_end(finished); }
 
-  // Every stateful callback's state, for a checkpoint header.
+  // Every stateful callback's state, for a checkpoint header, and tensors.
   void save_state(CheckpointHeader& header) const;
+  void collect_tensors(std::vector<TensorRef>& out) const;
   // Gives each stateful callback its saved state (a callback without saved
   // state, e.g. added to the config since, starts fresh).
-  void restore_state(const CheckpointHeader& header);
+  void restore_state(const CheckpointContents& checkpoint);
 
  private:
   std::vector<std::unique_ptr<Callback>> callbacks_;

@@ -5,6 +5,25 @@
 
 namespace lockstep {
 
+ModelCheckpoint::ModelCheckpoint(const TrainConfig& config, CheckpointWriter& writer, bool has_validation)
+    : config_(config), writer_(writer) {
+  const CheckpointSpec& c = config.checkpoint();
+  if (c.save_best_only()) best_monitor_.emplace(c.monitor(), c.mode(), has_validation, "checkpoint");
+  if (best_monitor_) best_ = best_monitor_->worst();
+}
+
+void ModelCheckpoint::restore_state(const CallbackState& state) {
+  if (best_monitor_ && state.values().count("best")) best_ = state.values().at("best");
+}
+
+// RUN_DIR/<folder>/model.pb and config.pbtxt.
+void ModelCheckpoint::save_to(const std::string& folder) {
+  const std::string dir = run_file(config_.run_dir(), folder);
+  if (writer_.root()) make_dirs(dir);
+  writer_.write(dir + "/model.pb");
+  if (writer_.root()) write_text_file(dir + "/config.pbtxt", to_text(config_), false);
+}
+
 void ModelCheckpoint::save() {
   last_path_ = writer_.write_periodic();
   last_save_ = std::chrono::steady_clock::now();
@@ -22,7 +41,11 @@ void ModelCheckpoint::vote(StepVotes& votes) {
   if (elapsed >= 60.0 * minutes) votes.checkpoint = true;
 }
 
-void ModelCheckpoint::on_epoch_end(const EpochMetrics&) {
+void ModelCheckpoint::on_epoch_end(const EpochMetrics& m) {
+  if (best_monitor_ && best_monitor_->improves(best_monitor_->value(m), best_, 0.0)) {
+    best_ = best_monitor_->value(m);
+    save_to("best");
+  }
   if (config_.checkpoint().every_epoch()) save();
 }
 
@@ -30,11 +53,7 @@ void ModelCheckpoint::on_epoch_end(const EpochMetrics&) {
 // model for evaluate/predict when training finished.
 void ModelCheckpoint::on_train_end(bool finished) {
   save();
-  if (!finished) return;
-  const std::string final_dir = run_file(config_.run_dir(), "final");
-  if (writer_.root()) make_dirs(final_dir);
-  writer_.write(final_dir + "/model.pb");
-  if (writer_.root()) write_text_file(final_dir + "/config.pbtxt", to_text(config_), false);
+  if (finished) save_to("final");
 }
 
 }  // namespace lockstep

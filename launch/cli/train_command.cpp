@@ -4,6 +4,7 @@
 #include <optional>
 #include <memory>
 
+#include "core/callbacks/from_config.h"
 #include "core/callbacks/history_logger.h"
 #include "core/callbacks/model_checkpoint.h"
 #include "core/callbacks/progress_logger.h"
@@ -139,10 +140,12 @@ int run_train(const Args& args, Runtime& runtime) {
   callbacks.emplace<ProgressLogger>(root ? config.verbose() : 0, config.epochs(), stdout, world.size() == 1,
                                     data.validation.has_value(), has_accuracy);
   callbacks.emplace<HistoryLogger>(run_file(config, "history.jsonl"), world.size(), root);
-  const auto& checkpoints = callbacks.emplace<ModelCheckpoint>(config, writer);
+  add_config_callbacks(callbacks, config, *model, root && config.verbose() > 0 ? stdout : nullptr, root);
+  // After the config's callbacks: early stopping's restored weights are the ones saved.
+  const auto& checkpoints = callbacks.emplace<ModelCheckpoint>(config, writer, has_validation(config));
   callbacks.emplace<StopOnSignal>(g_stop_signal);
   callbacks.emplace<FaultInjection>(world.rank());
-  if (resumed) callbacks.restore_state(resumed->header);
+  if (resumed) callbacks.restore_state(*resumed);
 
   const bool finished = training.fit(callbacks);
   if (!finished) {
