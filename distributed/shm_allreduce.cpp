@@ -63,8 +63,16 @@ bool all_on_one_node(MPI_Comm comm) {
   return node_size == size;
 }
 
-// A shared window of `bytes` on this rank; bases[q] = rank q's segment.
+// A shared window of `bytes` on this rank; bases[q] = rank q's segment,
+// aligned to kLine bytes. Open MPI aligns segments to 8 bytes only (osc/sm
+// with alloc_shared_noncontig gave 0x...108), while Control needs 64
+// (UBSan: misaligned member access) and the arenas want whole cache lines:
+// so a line more is asked for and each base rounded up. Every process maps
+// the shared memory at a page-aligned address, so the rounding skips the
+// same bytes of a segment on every rank.
+constexpr size_t kLine = 64;
 MPI_Win allocate_window(MPI_Comm comm, size_t bytes, const std::string& where, std::vector<char*>& bases) {
+  bytes += kLine;
   MPI_Info info;
   MPI_Info_create(&info);
   // Each rank's segment on its own pages (first touch puts them near it).
@@ -86,7 +94,7 @@ MPI_Win allocate_window(MPI_Comm comm, size_t bytes, const std::string& where, s
     int disp = 0;
     void* qbase = nullptr;
     MPI_Win_shared_query(window, q, &qbytes, &disp, &qbase);
-    bases[q] = static_cast<char*>(qbase);
+    bases[q] = reinterpret_cast<char*>(round_up(reinterpret_cast<uintptr_t>(qbase), kLine));
   }
   return window;
 }
