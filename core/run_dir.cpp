@@ -34,6 +34,18 @@ void write_text_file(const std::string& path, const std::string& text, bool appe
   if (!out) throw_runtime_error(path, "cannot write");
 }
 
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+void remove_run_files(const std::string& run_dir) {
+  for (const std::string& path : list_checkpoints(run_dir)) ::unlink(path.c_str());
+  for (const char* name : {"history.jsonl", "history.csv", "config.pbtxt", "report.html", "final/model.pb",
+                           "final/config.pbtxt", "best/model.pb", "best/config.pbtxt"})
+    ::unlink(run_file(run_dir, name).c_str());
+}
+
 std::string checkpoint_dir(const std::string& run_dir) { return run_dir + "/checkpoints"; }
 
 std::string checkpoint_path(const std::string& run_dir, int64_t step) {

@@ -16,6 +16,11 @@ std::string run_file(const std::string& run_dir, const std::string& name);
 void make_dirs(const std::string& path);
 // Writes (or appends) text; errors name the file (exit 1).
 void write_text_file(const std::string& path, const std::string& text, bool append);
+bool file_exists(const std::string& path);
+// Removes what a run writes into its directory: checkpoints/ckpt-*.pb,
+// history.jsonl, history.csv, config.pbtxt, final/ and best/ (model.pb,
+// config.pbtxt), report.html. Other files are left alone.
+void remove_run_files(const std::string& run_dir);
 
 std::string checkpoint_dir(const std::string& run_dir);
 std::string checkpoint_path(const std::string& run_dir, int64_t step);

@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 launch/build.sh
 config=launch/configs/seed_mlp.pbtxt
 build/bin/trainer summary "$config"
-build/bin/trainer train "$config" --set epochs=5 --set run_dir=runs/seed_mlp
+build/bin/trainer train "$config" --set epochs=5 --set run_dir=runs/seed_mlp --overwrite
 build/bin/trainer evaluate "$config" --model runs/seed_mlp/final
 command -v mpirun >/dev/null || exit 0
 echo "--- the same run on 2 ranks (each global batch of 64 split 32 + 32):"
 mpirun --allow-run-as-root --oversubscribe -np 2 build/bin/trainer train "$config" \
-  --set epochs=5 --set run_dir=runs/seed_mlp_np2
+  --set epochs=5 --set run_dir=runs/seed_mlp_np2 --overwrite
 echo "--- training loss per epoch, 1 process vs 2 ranks:"
 loss() { grep -Eo '"loss": [-+0-9.eE]+' "$1/history.jsonl" | awk '{print $2}'; }
 paste <(loss runs/seed_mlp) <(loss runs/seed_mlp_np2) | awk '

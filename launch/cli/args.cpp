@@ -8,7 +8,8 @@ namespace lockstep::cli {
 
 const std::vector<CommandSpec>& command_specs() {
   static const std::vector<CommandSpec> specs = {
-      {"train", "trainer train CONFIG [--resume auto|PATH] [--set FIELD=VALUE ...]", 1, {"resume"}, {}, true},
+      {"train", "trainer train CONFIG [--resume auto|PATH | --overwrite] [--set FIELD=VALUE ...]", 1, {"resume"},
+       {"overwrite"}, true},
       {"evaluate", "trainer evaluate CONFIG (--model DIR|--checkpoint FILE) [--on validation|train] [--set ...]", 1,
        {"model", "checkpoint", "on"}, {}, true},
       {"predict", "trainer predict CONFIG (--model DIR|--checkpoint FILE) [--on validation|train] [--output FILE] [--set ...]",

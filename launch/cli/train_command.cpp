@@ -89,16 +89,34 @@ std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& co
 
 }  // namespace
 
+// A run_dir that already holds a run (history, checkpoints, a final model)
+// is not silently replaced: the user continues it or says to start over.
+// --overwrite removes what a run writes there (and nothing else).
+void claim_run_dir(const Args& args, const TrainConfig& config, bool resuming, Communicator& world) {
+  if (resuming || world.rank() != 0) return;
+  const std::string& dir = config.run_dir();
+  const bool held = !list_checkpoints(dir).empty() || file_exists(lockstep::run_file(dir, "history.jsonl")) ||
+                    file_exists(lockstep::run_file(dir, "final/model.pb"));
+  if (!held) return;
+  if (!args.flag("overwrite"))
+    throw_input_error(dir, "holds a run already (history, checkpoints or a final model): continue it with --resume "
+                           "auto, or start over with --overwrite");
+  remove_run_files(dir);
+}
+
 int run_train(const Args& args, Runtime& runtime) {
   // First thing: a pre-emption signal during start-up (loading data, resuming)
   // must not kill the rank; training then stops before its first step.
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
+  if (args.has("resume") && args.flag("overwrite"))
+    throw_input_error("usage", "--resume and --overwrite contradict each other: give one");
   Communicator& world = runtime.world();
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
   check_same_config_everywhere(config, world);
+  claim_run_dir(args, config, args.has("resume"), world);
   world.set_timeout_seconds(config.distributed().collective_timeout_seconds());
   set_rank_threads(config, runtime);
 
