@@ -27,7 +27,8 @@ EvalTotals evaluate_model(Model& model, const Loss& loss, const Dataset& data, C
   predict_model(
       model, data, world, chunk_rows,
       [&](int64_t first, const float* out, int64_t rows) {
-        loss.evaluate(out, rows, width, data.label(first), data.label_width, data.label_kind, 0.0f, nullptr, totals);
+        loss.evaluate(out, rows, width, data.label(first), data.label_width, data.label_kind, 0.0f, nullptr, totals,
+                      data.weights_from(first));
         count += rows;
       },
       split_over_ranks);

@@ -47,6 +47,14 @@ bool Loss::fuses_with(ActivationKind a) const {
   }
 }
 
+void Loss::set_label_smoothing(float smoothing, const std::string& field) {
+  if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+    throw_input_error(field, "must be in [0, 1], got " + std::to_string(smoothing));
+  if (smoothing > 0 && kind_ == LossKind::kMeanSquaredError)
+    throw_input_error(field, "applies to the cross-entropies, not to " + name_);
+  smoothing_ = smoothing;
+}
+
 void Loss::check_labels(const Dataset& data, int64_t width, const std::string& where) const {
   const bool categorical =
       kind_ == LossKind::kCategoricalCrossentropy || kind_ == LossKind::kSparseCategoricalCrossentropy;
@@ -71,17 +79,24 @@ void Loss::check_labels(const Dataset& data, int64_t width, const std::string& w
 }
 
 void Loss::evaluate(const float* out, int64_t rows, int64_t width, const float* labels, int64_t label_width,
-                    LabelKind label_kind, float scale, float* grad, LossTotals& totals) const {
+                    LabelKind label_kind, float grad_scale, float* grad, LossTotals& totals,
+                    const float* weights) const {
+  // Label smoothing: t * keep + spread (Keras: spread = s / K, or s / 2 for binary).
+  const float keep = 1.0f - smoothing_;
+  const float spread = kind_ == LossKind::kBinaryCrossentropy ? 0.5f * smoothing_
+                                                              : smoothing_ / static_cast<float>(width);
   for (int64_t r = 0; r < rows; ++r) {
     const float* p = out + r * width;
     const float* y = labels + r * label_width;
     float* g = grad ? grad + r * width : nullptr;
+    const float weight = weights ? weights[r] : 1.0f;
+    const float scale = grad_scale * weight;
     double loss = 0;
     switch (kind_) {
       case LossKind::kCategoricalCrossentropy:
       case LossKind::kSparseCategoricalCrossentropy: {
         for (int64_t c = 0; c < width; ++c) {
-          const float t = target(y, label_width, label_kind, c);
+          const float t = target(y, label_width, label_kind, c) * keep + spread;
           const float pc = std::clamp(p[c], kProbEpsilon, 1.0f - kProbEpsilon);
           if (t != 0.0f) loss -= t * std::log(pc);
           if (g) g[c] = fused_ ? (p[c] - t) * scale : -t / pc * scale;
@@ -92,11 +107,12 @@ void Loss::evaluate(const float* out, int64_t rows, int64_t width, const float* 
       case LossKind::kBinaryCrossentropy: {
         double hits = 0;
         for (int64_t c = 0; c < width; ++c) {
-          const float t = width == 1 ? y[0] : target(y, label_width, label_kind, c);
+          const float label = width == 1 ? y[0] : target(y, label_width, label_kind, c);
+          const float t = label * keep + spread;
           const float pc = std::clamp(p[c], kProbEpsilon, 1.0f - kProbEpsilon);
           loss -= (t * std::log(pc) + (1.0f - t) * std::log(1.0f - pc)) / width;
           if (g) g[c] = (fused_ ? (p[c] - t) : (pc - t) / (pc * (1.0f - pc))) * scale / width;
-          hits += (p[c] > 0.5f) == (t >= 0.5f);  // Keras binary_accuracy: y_pred > 0.5
+          hits += (p[c] > 0.5f) == (label >= 0.5f);  // Keras binary_accuracy: y_pred > 0.5
         }
         totals.correct += hits / width;
         break;
@@ -112,7 +128,7 @@ void Loss::evaluate(const float* out, int64_t rows, int64_t width, const float* 
         break;
       }
     }
-    totals.loss_sum += loss;
+    totals.loss_sum += weight * loss;
   }
 }
 

@@ -32,19 +32,26 @@ class Loss {
   bool fuses_with(ActivationKind final_activation) const;
   void set_fused(bool fused) { fused_ = fused; }
   bool fused() const { return fused_; }
+  // Keras' label_smoothing for the cross-entropies; `field` names it in errors.
+  void set_label_smoothing(float smoothing, const std::string& field);
+  float label_smoothing() const { return smoothing_; }
   // Checks that labels of `data` fit a model output of `output_width` units.
   void check_labels(const Dataset& data, int64_t output_width, const std::string& where) const;
 
   // Adds the batch's loss and accuracy to totals; if grad is not null writes
   // dL/d(output) (or d(pre-activation) when fused) times grad_scale.
-  // labels: rows x label_width as in Dataset.
+  // labels: rows x label_width as in Dataset. weights (may be null: all 1)
+  // multiply each row's loss and gradient (Keras' sample and class weights;
+  // the loss stays a sum over rows, so the mean is over the batch's rows).
   void evaluate(const float* output, int64_t rows, int64_t width, const float* labels, int64_t label_width,
-                LabelKind label_kind, float grad_scale, float* grad, LossTotals& totals) const;
+                LabelKind label_kind, float grad_scale, float* grad, LossTotals& totals,
+                const float* weights = nullptr) const;
 
  private:
   LossKind kind_;
   std::string name_;
   bool fused_ = false;
+  float smoothing_ = 0;
 };
 
 const char* known_losses();

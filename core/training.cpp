@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "core/data/batching.h"
@@ -45,8 +46,14 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
   } else {
     total_samples_ = train.num_samples;
   }
+  set_up_weights();
+  loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
   ParameterStore& params = model.parameters();
   optimizer.reserve(params.trainable_count());
+  std::vector<VariableRange> variables;
+  for (const ParameterInfo& p : params.entries())
+    if (p.trainable) variables.push_back(VariableRange{p.offset, p.size});
+  optimizer.set_variables(std::move(variables));
   if (config.distributed().shard_optimizer() && params.trainable_count() > 0) {
     // Parameters and gradients where every rank of the node reaches them:
     // the sharded step then reads gradients and writes parameters in place
@@ -55,11 +62,32 @@ Training::Training(const TrainConfig& config, Model& model, Optimizer& optimizer
     if (float* shared = sync.shared_arena(2 * count)) model.place_trainable(shared, shared + count);
   }
   sync.attach(params.trainable_grads(), params.trainable_count());
-  sharded_update_ = config.distributed().shard_optimizer() && sync.shard_update(optimizer, params.trainable_values());
+  sharded_update_ = config.distributed().shard_optimizer() && optimizer.updates_by_range() &&
+                    sync.shard_update(optimizer, params.trainable_values());
   if (loss.fuses_with(model.final_activation())) {
     loss.set_fused(true);
     model.fuse_final_activation();
   }
+}
+
+// Keras' class_weight and CSV sample weights become one weight per row.
+void Training::set_up_weights() {
+  if (!config_.class_weight().empty()) {
+    if (train_.label_kind == LabelKind::kValue)
+      throw_input_error("class_weight", "needs class labels; the training data has regression targets");
+    const int32_t classes = std::max<int32_t>(train_.num_classes, train_.label_width);
+    class_weights_.assign(static_cast<size_t>(classes), 1.0f);
+    for (const auto& [cls, weight] : config_.class_weight()) {
+      const std::string where = "class_weight[" + std::to_string(cls) + "]";
+      if (cls < 0 || cls >= classes)
+        throw_input_error(where, "no such class: the data has classes 0.." + std::to_string(classes - 1));
+      if (!(weight >= 0 && std::isfinite(weight)))
+        throw_input_error(where, "must be a finite number >= 0, got " + std::to_string(weight));
+      class_weights_[static_cast<size_t>(cls)] = weight;
+    }
+  }
+  if (!class_weights_.empty() || !train_.weights.empty())
+    batch_weights_.assign(static_cast<size_t>(max_local_rows_), 1.0f);
 }
 
 int64_t Training::steps_per_epoch() const {
@@ -112,11 +140,29 @@ void Training::gather(const Dataset& data, const int64_t* indices, int64_t rows)
     std::memcpy(batch_x_.data() + r * width, data.sample(indices[r]), sizeof(float) * width);
     std::memcpy(batch_y_.data() + r * label_width, data.label(indices[r]), sizeof(float) * label_width);
   }
+  if (batch_weights_.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = indices[r];
+    float w = data.weights.empty() ? 1.0f : data.weights[static_cast<size_t>(i)];
+    if (!class_weights_.empty()) {
+      const float* label = data.label(i);
+      const int64_t cls = data.label_kind == LabelKind::kClassIndex
+                              ? static_cast<int64_t>(label[0])
+                              : std::max_element(label, label + label_width) - label;
+      w *= class_weights_[static_cast<size_t>(cls)];
+    }
+    batch_weights_[static_cast<size_t>(r)] = w;
+  }
+}
+
+// With gradient accumulation the schedule counts updates, not batches.
+int64_t Training::optimizer_updates() const {
+  return progress_.global_step() / std::max(1, config_.optimizer().gradient_accumulation_steps());
 }
 
 float Training::current_learning_rate() const {
   const float scheduled =
-      scheduled_learning_rate(config_.lr_schedule(), optimizer_.base_learning_rate(), progress_.global_step());
+      scheduled_learning_rate(config_.lr_schedule(), optimizer_.base_learning_rate(), optimizer_updates());
   return learning_rate_factor_ == 1.0 ? scheduled : static_cast<float>(scheduled * learning_rate_factor_);
 }
 
@@ -142,7 +188,8 @@ void Training::train_step(int64_t step_in_epoch) {
   // Scaling by the GLOBAL row count makes the summed gradient the gradient of
   // the global mean loss, whatever the number of ranks.
   loss_.evaluate(out, plan.rows, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
-                 1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_);
+                 1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_,
+                 batch_weights_.empty() ? nullptr : batch_weights_.data());
   model_.backward(ctx, model_.output_grad(), plan.rows, &sync_);
   sync_.finish();
   if (!sharded_update_)

@@ -83,6 +83,8 @@ class Training {
   StepVotes agreed_votes(CallbackList& callbacks);
   EpochMetrics end_epoch(int64_t epoch, double seconds_this_session);
   void gather(const Dataset& data, const int64_t* indices, int64_t rows);
+  void set_up_weights();
+  int64_t optimizer_updates() const;
 
   const TrainConfig& config_;
   Model& model_;
@@ -100,6 +102,8 @@ class Training {
   int64_t total_samples_ = 0;         // training samples over all ranks
   std::vector<int64_t> order_;        // the epoch's permutation
   std::vector<float> batch_x_, batch_y_;
+  std::vector<float> batch_weights_;  // sample x class weight per row; empty = none
+  std::vector<float> class_weights_;  // per class (class_weight), empty = all 1
   Progress progress_;
   std::vector<EpochMetrics> history_;
   int64_t epoch_ = -1;

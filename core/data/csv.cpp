@@ -145,8 +145,10 @@ struct Layout {
   int64_t label_column = 0;  // first label column, resolved
   int64_t label_width = 1;
   CsvData::LabelEncoding encoding = CsvData::INTEGER;
+  int64_t weight_column = -1;  // sample_weight_column, resolved; -1 = none
   int classes = 0;       // as configured
   std::string mismatch;  // "(as in the header)" or "(as in line K)"
+  int64_t features() const { return columns - label_width - (weight_column >= 0 ? 1 : 0); }
 };
 
 // Works out the label columns from the spec and the first line's width.
@@ -164,14 +166,23 @@ Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns) 
     throw_input_error(at + "label_column", "label column " + std::to_string(spec.label_column()) + " (" +
                                                std::to_string(l.label_width) + " wide) does not fit in " +
                                                std::to_string(columns) + " columns");
-  if (columns - l.label_width < 1) throw_input_error(at + "label_column", "no feature columns left besides the label");
+  if (spec.has_sample_weight_column()) {
+    const int64_t w = spec.sample_weight_column();
+    l.weight_column = w < 0 ? columns + w : w;
+    if (l.weight_column < 0 || l.weight_column >= columns)
+      throw_input_error(at + "sample_weight_column",
+                        "column " + std::to_string(w) + " does not exist in " + std::to_string(columns) + " columns");
+    if (l.weight_column >= l.label_column && l.weight_column < l.label_column + l.label_width)
+      throw_input_error(at + "sample_weight_column", "column " + std::to_string(w) + " is the label's");
+  }
+  if (l.features() < 1) throw_input_error(at + "label_column", "no feature columns left besides the label");
   return l;
 }
 
 // Parses one data row into `features` and `labels` (either may be null to
 // skip, e.g. when only the label of another shard's row is wanted).
 void parse_row(std::string_view line, char delim, const Layout& l, const Pos& where, float* features, float* labels,
-               float& max_label) {
+               float* weight, float& max_label) {
   const int64_t lbegin = l.label_column, lend = l.label_column + l.label_width;
   int64_t column = 0;
   // Fields are a few characters: an inline scan beats a memchr call each.
@@ -188,7 +199,9 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
     if (is_label || features) {
       const std::string_view field = trim(std::string_view(start, static_cast<size_t>(end - start)));
       const float v = parse_field(field, column, where);
-      if (!is_label) {
+      if (column == l.weight_column) {
+        if (weight) *weight = v;
+      } else if (!is_label) {
         *features++ = v;
       } else {
         if (l.encoding == CsvData::INTEGER) check_class(v, field, column, l.classes, where);
@@ -249,7 +262,7 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
 
   Dataset d;
   d.source = path;
-  d.sample_shape = {layout.columns - layout.label_width};
+  d.sample_shape = {layout.features()};
   d.num_samples = end - begin;
   d.label_width = layout.label_width;
   d.label_kind = layout.encoding == CsvData::INTEGER   ? LabelKind::kClassIndex
@@ -257,6 +270,7 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
                                                        : LabelKind::kValue;
   d.features.resize(static_cast<size_t>(d.num_samples * d.sample_size()));
   d.labels.resize(static_cast<size_t>(d.num_samples * d.label_width));
+  if (layout.weight_column >= 0) d.weights.resize(static_cast<size_t>(d.num_samples));
 
   // Pass 2: parse this part's rows.
   Lines reader(body);
@@ -268,7 +282,8 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
     const bool mine = row >= begin && row < end;
     const int64_t k = row - begin;
     parse_row(line, delim, layout, where, mine ? &d.features[k * d.sample_size()] : nullptr,
-              mine ? &d.labels[k * d.label_width] : nullptr, max_label);
+              mine ? &d.labels[k * d.label_width] : nullptr, mine && !d.weights.empty() ? &d.weights[k] : nullptr,
+              max_label);
   }
   if (layout.encoding == CsvData::INTEGER) {
     d.num_classes = layout.classes > 0 ? layout.classes

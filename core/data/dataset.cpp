@@ -152,6 +152,11 @@ void validate(Dataset& d, const std::string& where, const std::string& labels_wh
     if (!std::isfinite(d.labels[i]))
       throw_input_error(labels_where, "NaN or Inf in the label of sample " + std::to_string(i / d.label_width));
   }
+  for (size_t i = 0; i < d.weights.size(); ++i) {
+    if (!(d.weights[i] >= 0 && std::isfinite(d.weights[i])))
+      throw_input_error(where, "sample weight " + number(d.weights[i]) + " of sample " + std::to_string(i) +
+                                   " is not a finite number >= 0");
+  }
   if (d.label_kind != LabelKind::kClassIndex) return;
   float max_label = 0;
   for (size_t i = 0; i < d.labels.size(); ++i) {
@@ -247,6 +252,11 @@ Dataset split_off_tail(Dataset& data, double fraction) {
   const int64_t fw = data.sample_size(), lw = data.label_width;
   tail.features.assign(data.features.begin() + split_at * fw, data.features.end());
   tail.labels.assign(data.labels.begin() + split_at * lw, data.labels.end());
+  if (!data.weights.empty()) {
+    tail.weights.assign(data.weights.begin() + split_at, data.weights.end());
+    data.weights.resize(split_at);
+    data.weights.shrink_to_fit();
+  }
   data.features.resize(split_at * fw);
   data.labels.resize(split_at * lw);
   data.features.shrink_to_fit();

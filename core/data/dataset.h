@@ -26,10 +26,12 @@ struct Dataset {
   std::vector<float> labels;    // num_samples * label_width
   int32_t num_classes = 0;      // 0 for kValue
   std::string source;           // file name (or "synthetic") for messages
+  std::vector<float> weights;   // per-sample loss weights (CSV sample_weight_column); empty = all 1
 
   int64_t sample_size() const { return numel(sample_shape); }
   const float* sample(int64_t i) const { return features.data() + i * sample_size(); }
   const float* label(int64_t i) const { return labels.data() + i * label_width; }
+  const float* weights_from(int64_t i) const { return weights.empty() ? nullptr : weights.data() + i; }
 };
 
 struct LoadOptions {

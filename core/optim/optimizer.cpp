@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/optim/gradient_processing.h"
 #include "core/optim/optimizer_common.h"
 #include "train.pb.h"
 
@@ -100,7 +101,9 @@ void check_fraction(float value, const std::string& field) {
 
 }  // namespace detail
 
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, const std::string& field) {
+namespace {
+
+std::unique_ptr<Optimizer> make_update_rule(const OptimizerSpec& spec, const std::string& field) {
   switch (spec.kind_case()) {
     case OptimizerSpec::kSgd:
       return detail::make_sgd(spec.sgd(), field + ".sgd");
@@ -115,6 +118,32 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, const std::
       return detail::make_rmsprop(RmsProp::default_instance(), field + ".rmsprop");
   }
   throw_input_error(field, "unknown optimizer kind " + std::to_string(spec.kind_case()));
+}
+
+GradientProcessingSpec gradient_processing(const OptimizerSpec& spec, const std::string& field) {
+  if (spec.clipnorm() != 0) detail::check_positive(spec.clipnorm(), field + ".clipnorm");
+  if (spec.global_clipnorm() != 0) detail::check_positive(spec.global_clipnorm(), field + ".global_clipnorm");
+  if (spec.clipvalue() != 0) detail::check_positive(spec.clipvalue(), field + ".clipvalue");
+  if (spec.clipnorm() != 0 && spec.global_clipnorm() != 0)
+    throw_input_error(field + ".global_clipnorm", "give clipnorm or global_clipnorm, not both (as in Keras)");
+  if (spec.gradient_accumulation_steps() < 1)
+    throw_input_error(field + ".gradient_accumulation_steps",
+                      "must be >= 1, got " + std::to_string(spec.gradient_accumulation_steps()));
+  GradientProcessingSpec g;
+  g.clipnorm = spec.clipnorm();
+  g.global_clipnorm = spec.global_clipnorm();
+  g.clipvalue = spec.clipvalue();
+  g.accumulation_steps = spec.gradient_accumulation_steps();
+  return g;
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, const std::string& field) {
+  const GradientProcessingSpec processing = gradient_processing(spec, field);
+  std::unique_ptr<Optimizer> rule = make_update_rule(spec, field);
+  if (!processing.any()) return rule;
+  return std::make_unique<GradientProcessingOptimizer>(std::move(rule), processing);
 }
 
 }  // namespace lockstep

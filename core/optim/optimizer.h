@@ -14,6 +14,12 @@ namespace lockstep {
 class OptimizerSpec;  // proto/train.proto
 class ScheduleSpec;
 
+// A trainable variable's place in the arena, for per-variable rules.
+struct VariableRange {
+  size_t offset = 0;
+  size_t size = 0;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -24,6 +30,12 @@ class Optimizer {
   // step). Slots that already hold `count` values are kept, so restoring a
   // checkpoint before or after reserve() both work.
   virtual void reserve(size_t count) = 0;
+  // Once, with reserve(): where each trainable variable lies in the arena
+  // (per-variable clipping needs it; the update rules do not).
+  virtual void set_variables(std::vector<VariableRange> variables) { (void)variables; }
+  // False when a step needs the whole gradient before updating any element
+  // (norm clipping): then only step() may be used, not the ranges below.
+  virtual bool updates_by_range() const { return true; }
   // One update of params with grads at learning rate lr (the scheduled rate,
   // not base_learning_rate()). Allocates nothing; `count` must be the
   // reserved count (a runtime error otherwise). The same as begin_step(),
@@ -54,6 +66,8 @@ class Optimizer {
 // Builds the optimizer a spec describes; a spec with no kind set gives what
 // Keras' compile() does by default: RMSprop with Keras' defaults. Checks the
 // hyper-parameters; errors name `field` (e.g. "optimizer.sgd.momentum").
+// Clipping and gradient_accumulation_steps, when set, wrap the update rule
+// (core/optim/gradient_processing.h).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec, const std::string& field);
 
 // Checks step_size, decay_steps, gamma, alpha and warmup_steps; errors name

@@ -50,7 +50,10 @@ int run_evaluate(const Args& args, Runtime& runtime) {
   const std::string which = (on_train || !data.validation) ? "training data" : "validation data";
   check_data_fits(file, set, model, which);
   Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
-  located(file, [&] { loss.check_labels(set, model.output_width(), "loss"); });
+  located(file, [&] {
+    loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
+    loss.check_labels(set, model.output_width(), "loss");
+  });
   const int64_t chunk = 256;
   model.reserve(chunk);
 

@@ -126,6 +126,7 @@ int run_train(const Args& args, Runtime& runtime) {
   if (data.validation) check_data_fits(file, *data.validation, *model, "validation data");
   Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
   located(file, [&] {
+    loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
     loss.check_labels(data.train, model->output_width(), "loss");
     if (data.validation) loss.check_labels(*data.validation, model->output_width(), "loss");
   });

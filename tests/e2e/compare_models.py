@@ -1,6 +1,6 @@
 """Compares the tensors of two `trainer inspect --json` dumps.
 
-usage: compare_models.py A.json B.json TOLERANCE [--expect-differ]
+usage: compare_models.py A.json B.json TOLERANCE [--expect-differ] [--ignore SUBSTRING]
 Relative difference per element: |a - b| / max(|a|, 1e-2) (the floor keeps
 values near zero from turning rounding noise into huge ratios). Exit 0 when
 the maximum is <= TOLERANCE (or > it, with --expect-differ).
@@ -17,6 +17,10 @@ def load(path):
 def main():
     a, b, tol = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3])
     expect_differ = "--expect-differ" in sys.argv
+    if "--ignore" in sys.argv:  # tensors whose names contain it exist in one or both, unchecked
+        skip = sys.argv[sys.argv.index("--ignore") + 1]
+        a = {k: v for k, v in a.items() if skip not in k}
+        b = {k: v for k, v in b.items() if skip not in k}
     if set(a) != set(b):
         print("tensor names differ:", sorted(set(a) ^ set(b)))
         return 1

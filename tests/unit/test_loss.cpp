@@ -131,6 +131,56 @@ TEST(Loss, GradientIsScaledByTheGlobalBatch) {
   EXPECT_EQ(t.correct, 2.0);
 }
 
+// Keras' label_smoothing: targets t * (1 - s) + s / K (s / 2 for binary),
+// in the loss and in the gradient; accuracy still counts the true class.
+TEST(Loss, LabelSmoothingAsKeras) {
+  Loss ce("sparse_categorical_crossentropy", "loss");
+  ce.set_fused(true);
+  ce.set_label_smoothing(0.3f, "label_smoothing");
+  const std::vector<float> p = {0.2f, 0.5f, 0.3f};
+  const float label = 1;
+  std::vector<float> g(3);
+  LossTotals t;
+  ce.evaluate(p.data(), 1, 3, &label, 1, LabelKind::kClassIndex, 1.0f, g.data(), t);
+  const double t_other = 0.1, t_true = 0.7 + 0.1;
+  EXPECT_NEAR(t.loss_sum, -(t_other * std::log(0.2) + t_true * std::log(0.5) + t_other * std::log(0.3)), 1e-6);
+  EXPECT_NEAR(g[0], 0.2 - t_other, 1e-6);
+  EXPECT_NEAR(g[1], 0.5 - t_true, 1e-6);
+  EXPECT_EQ(t.correct, 1.0);
+
+  Loss bce("binary_crossentropy", "loss");
+  bce.set_label_smoothing(0.2f, "label_smoothing");
+  const float prob = 0.6f, one = 1;
+  LossTotals b;
+  bce.evaluate(&prob, 1, 1, &one, 1, LabelKind::kClassIndex, 1.0f, nullptr, b);
+  EXPECT_NEAR(b.loss_sum, -(0.9 * std::log(0.6) + 0.1 * std::log(0.4)), 1e-6);
+
+  expect_input_error([] { Loss("mean_squared_error", "loss").set_label_smoothing(0.1f, "label_smoothing"); },
+                     "label_smoothing", {"cross-entropies"});
+  expect_input_error([] { Loss("binary_crossentropy", "loss").set_label_smoothing(1.5f, "label_smoothing"); },
+                     "label_smoothing", {"[0, 1]"});
+}
+
+// Sample and class weights multiply each row's loss and gradient; the sum
+// is still over rows (Keras' sum_over_batch_size), accuracy is unweighted.
+TEST(Loss, WeightsMultiplyEachRow) {
+  Loss loss("sparse_categorical_crossentropy", "loss");
+  loss.set_fused(true);
+  const std::vector<float> p = {0.2f, 0.8f, 0.6f, 0.4f};
+  const std::vector<float> labels = {1, 1};
+  const std::vector<float> weights = {2.0f, 0.0f};
+  std::vector<float> g(4), g1(4);
+  LossTotals weighted, plain;
+  loss.evaluate(p.data(), 2, 2, labels.data(), 1, LabelKind::kClassIndex, 0.5f, g.data(), weighted, weights.data());
+  loss.evaluate(p.data(), 2, 2, labels.data(), 1, LabelKind::kClassIndex, 0.5f, g1.data(), plain);
+  EXPECT_NEAR(weighted.loss_sum, -2 * std::log(0.8), 1e-6);
+  EXPECT_FLOAT_EQ(g[0], 2 * g1[0]);
+  EXPECT_FLOAT_EQ(g[1], 2 * g1[1]);
+  EXPECT_EQ(g[2], 0.0f);
+  EXPECT_EQ(g[3], 0.0f);
+  EXPECT_EQ(weighted.correct, plain.correct);
+}
+
 TEST(Loss, KerasClipsProbabilitiesAt1e7) {
   // Keras clips p to [1e-7, 1 - 1e-7] (float32) before the log.
   const double log_eps = -std::log(static_cast<double>(1e-7f));                 // ~16.118
