@@ -160,6 +160,26 @@ class Flatten {
   LayerSpec spec_;
 };
 
+class Normalization {
+ public:
+  Normalization() { spec_.mutable_normalization(); }
+  // Fixed statistics (one value, or one per channel); without them
+  // `trainer train` adapts the layer to the training data.
+  Normalization& mean(std::initializer_list<float> m) {
+    for (float v : m) spec_.mutable_normalization()->add_mean(v);
+    return *this;
+  }
+  Normalization& variance(std::initializer_list<float> v) {
+    for (float x : v) spec_.mutable_normalization()->add_variance(x);
+    return *this;
+  }
+  Normalization& name(const std::string& n) { return spec_.set_name(n), *this; }
+  operator LayerSpec() const { return spec_; }
+
+ private:
+  LayerSpec spec_;
+};
+
 class Sequential {
  public:
   Sequential(std::initializer_list<int> input_shape) {

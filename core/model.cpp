@@ -36,6 +36,10 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
     } catch (const Error& e) {  // the config path; the message names the layer
       throw Error(where, name + " (" + layer->type_name() + "): " + e.message(), e.exit_code());
     }
+    // Only the first layer's input is the data that adapt() sees.
+    if (i > 0 && layer->adapts_to_data())
+      throw_input_error(where, name + " (" + layer->type_name() +
+                                   "): only the first layer can adapt to the training data; give its mean and variance");
     param_ids.emplace_back(first, static_cast<int>(params_.entries().size()));
     layers_.push_back(std::move(layer));
   }
@@ -144,6 +148,14 @@ void Model::backward(const StepContext& ctx, const float* grad_output, int64_t r
     if (sync && grad_ranges_[i].second > grad_ranges_[i].first) sync->ready(grad_ranges_[i].first, grad_ranges_[i].second);
     dy = dx;
   }
+}
+
+bool Model::adapts_to_data() const {
+  return !layers_.empty() && layers_[0]->adapts_to_data();
+}
+
+void Model::adapt(const float* samples, int64_t rows, Communicator* sum_over) {
+  if (adapts_to_data()) layers_[0]->adapt(samples, rows, sum_over);
 }
 
 }  // namespace lockstep

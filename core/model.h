@@ -42,6 +42,11 @@ class Model {
   // Collective: state the ranks computed apart (moving statistics of local
   // BatchNormalization) becomes the same everywhere (Layer::unify_state).
   void unify_state(Communicator& world);
+  // Keras' adapt() before training: layers that take their state from the
+  // data (Normalization) see the training samples. sum_over: the ranks that
+  // together hold the data (null: every rank holds all of it).
+  void adapt(const float* samples, int64_t rows, Communicator* sum_over);
+  bool adapts_to_data() const;
 
   // The final activation (softmax/sigmoid) whose derivative the loss folds in.
   ActivationKind final_activation() const;

@@ -59,6 +59,12 @@ class Layer {
   // apart (moving statistics of BatchNormalization over fewer ranks than the
   // job) becomes the same on every rank, so a run describes one model.
   virtual void unify_state(Communicator& world) {}
+  // Layers whose state is computed from the training data before the first
+  // step (Keras' adapt(): Normalization without given statistics).
+  virtual bool adapts_to_data() const { return false; }
+  // x: this rank's `rows` input rows; sum_over: the ranks whose rows together
+  // form the data (null: this rank holds all of it).
+  virtual void adapt(const float* x, int64_t rows, Communicator* sum_over) {}
   // An element-wise activation layer (Activation relu, tanh, ...) says which
   // function it applies; others return null.
   virtual const ActivationFn* elementwise_activation() const { return nullptr; }

@@ -11,6 +11,7 @@
 #include "core/layers/dense.h"
 #include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
+#include "core/layers/normalization.h"
 #include "core/layers/global_average_pooling2d.h"
 #include "core/layers/max_pooling2d.h"
 #include "core/error.h"
@@ -20,7 +21,7 @@ namespace {
 
 constexpr const char* kKnownLayers =
     "dense, batch_normalization, activation, dropout, conv2d, max_pooling2d, average_pooling2d, "
-    "global_average_pooling2d, flatten";
+    "global_average_pooling2d, flatten, normalization";
 
 void check_initializer(const std::string& name, const std::string& field) {
   if (is_known_initializer(name)) return;
@@ -137,6 +138,7 @@ std::string layer_name_prefix(const LayerSpec& spec, const std::string& field) {
     case LayerSpec::kAveragePooling2D: return "average_pooling2d";
     case LayerSpec::kGlobalAveragePooling2D: return "global_average_pooling2d";
     case LayerSpec::kFlatten: return "flatten";
+    case LayerSpec::kNormalization: return "normalization";
     case LayerSpec::LAYER_NOT_SET: break;
   }
   throw_input_error(field, std::string("no layer type given (known: ") + kKnownLayers + ")");
@@ -167,6 +169,13 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, const std::string& name
           name, pool_options(spec.average_pooling2d(), field + ".average_pooling2d"));
     case LayerSpec::kGlobalAveragePooling2D: return std::make_unique<GlobalAveragePooling2DLayer>(name);
     case LayerSpec::kFlatten: return std::make_unique<FlattenLayer>(name);
+    case LayerSpec::kNormalization: {
+      const Normalization& n = spec.normalization();
+      if (n.mean_size() != n.variance_size())
+        throw_input_error(field + ".normalization", "give both mean and variance, or neither (adapt to the data)");
+      return std::make_unique<NormalizationLayer>(name, std::vector<float>(n.mean().begin(), n.mean().end()),
+                                                  std::vector<float>(n.variance().begin(), n.variance().end()));
+    }
     case LayerSpec::LAYER_NOT_SET: break;
   }
   throw_input_error(field, std::string("no layer type given (known: ") + kKnownLayers + ")");

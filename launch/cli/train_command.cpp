@@ -104,6 +104,17 @@ void claim_run_dir(const Args& args, const TrainConfig& config, bool resuming, C
   remove_run_files(dir);
 }
 
+// Keras' adapt(): a Normalization layer without given statistics takes the
+// training data's (all ranks' parts when the data is sharded). A resumed
+// run gets them back from its checkpoint, overwriting these.
+void adapt_to_data(Model& model, const Dataset& train, const TrainConfig& config, Communicator& world) {
+  if (!model.adapts_to_data()) return;
+  const bool sharded = config.data().shard_mode() == DataSpec::LOCAL && world.size() > 1;
+  model.adapt(train.features.data(), train.num_samples, sharded ? &world : nullptr);
+  if (world.rank() == 0 && config.verbose() > 0)
+    std::printf("%s: mean and variance adapted to the training data\n", model.layer(0).name().c_str());
+}
+
 int run_train(const Args& args, Runtime& runtime) {
   // First thing: a pre-emption signal during start-up (loading data, resuming)
   // must not kill the rank; training then stops before its first step.
@@ -134,6 +145,7 @@ int run_train(const Args& args, Runtime& runtime) {
   located(file, [&] { validate_schedule(config.lr_schedule(), "lr_schedule"); });
   model->connect(world, config.distributed().sync_batch_norm());
   broadcast_parameters(*model, world);
+  adapt_to_data(*model, data.train, config, world);
   if (root && config.verbose() > 0)
     std::fputs(batch_statistics_summary(*model, config.distributed().sync_batch_norm(), world.size()).c_str(), stdout);
 
