@@ -29,9 +29,12 @@ void make_dirs(const std::string& path) {
 }
 
 void write_text_file(const std::string& path, const std::string& text, bool append) {
+  errno = 0;
   std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  if (!out) throw_runtime_error(path, std::string("cannot write: ") + std::strerror(errno ? errno : EIO));
   out << text;
-  if (!out) throw_runtime_error(path, "cannot write");
+  out.close();
+  if (!out) throw_runtime_error(path, std::string("cannot write: ") + std::strerror(errno ? errno : EIO));
 }
 
 bool file_exists(const std::string& path) {

@@ -10,10 +10,14 @@ const std::vector<CommandSpec>& command_specs() {
   static const std::vector<CommandSpec> specs = {
       {"train", "trainer train CONFIG [--resume auto|PATH | --overwrite] [--set FIELD=VALUE ...]", 1, {"resume"},
        {"overwrite"}, true},
-      {"evaluate", "trainer evaluate CONFIG (--model DIR|--checkpoint FILE) [--on validation|train] [--set ...]", 1,
-       {"model", "checkpoint", "on"}, {}, true},
-      {"predict", "trainer predict CONFIG (--model DIR|--checkpoint FILE) [--on validation|train] [--output FILE] [--set ...]",
-       1, {"model", "checkpoint", "on", "output"}, {}, true},
+      {"evaluate",
+       "trainer evaluate [CONFIG] (--model DIR|--checkpoint FILE) [--on validation|train | --data FILE[,LABELS]] "
+       "[--json] [--set ...]   (no CONFIG: the checkpoint's own)",
+       kOptionalOne, {"model", "checkpoint", "on", "data"}, {"json"}, true},
+      {"predict",
+       "trainer predict [CONFIG] (--model DIR|--checkpoint FILE) [--on validation|train | --data FILE[,LABELS]] "
+       "[--output FILE] [--set ...]   (default output: predictions.csv next to the model)",
+       kOptionalOne, {"model", "checkpoint", "on", "data", "output"}, {}, true},
       {"summary", "trainer summary CONFIG [--set FIELD=VALUE ...]", 1, {}, {}, true},
       {"inspect", "trainer inspect CHECKPOINT [--json]", 1, {}, {"json"}, false},
       {"export", "trainer export CHECKPOINT OUTPUT   (inference-only: parameters and moving statistics)", 2, {}, {},
@@ -88,8 +92,11 @@ Args parse_args(int argc, char** argv) {
     a.options[name] = value;
   }
   if (a.flag("help")) return a;
-  if (spec.positionals < 0 && a.positional.empty())
+  if (spec.positionals == -1 && a.positional.empty())
     throw_input_error("usage", "'" + a.command + "' needs at least one argument\n  " + spec.usage);
+  if (spec.positionals == kOptionalOne && a.positional.size() > 1)
+    throw_input_error("usage", "'" + a.command + "' takes at most one argument, got " +
+                                   std::to_string(a.positional.size()) + "\n  " + spec.usage);
   if (spec.positionals >= 0 && static_cast<int>(a.positional.size()) != spec.positionals)
     throw_input_error("usage", "'" + a.command + "' takes " + std::to_string(spec.positionals) +
                                    " argument(s), got " + std::to_string(a.positional.size()) + "\n  " + spec.usage);
@@ -97,6 +104,7 @@ Args parse_args(int argc, char** argv) {
     throw_input_error("usage", "give --model or --checkpoint, not both");
   if ((a.command == "evaluate" || a.command == "predict") && !a.has("model") && !a.has("checkpoint"))
     throw_input_error("usage", "'" + a.command + "' needs --model DIR or --checkpoint FILE\n  " + spec.usage);
+  if (a.has("on") && a.has("data")) throw_input_error("usage", "give --on or --data, not both");
   if (a.has("on") && a.get("on") != "validation" && a.get("on") != "train")
     throw_input_error("usage", "--on takes 'validation' or 'train', got '" + a.get("on") + "'");
   return a;

@@ -21,10 +21,12 @@ struct Args {
   bool flag(const std::string& name) const { return switches.count(name) > 0; }
 };
 
+constexpr int kOptionalOne = -2;
+
 struct CommandSpec {
   std::string name;
   std::string usage;
-  int positionals;                          // exact count; -1: one or more
+  int positionals;                          // exact count; -1: one or more; kOptionalOne: 0 or 1
   std::vector<std::string> value_options;   // take a value
   std::vector<std::string> switch_options;  // no value
   bool allows_set;

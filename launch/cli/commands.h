@@ -10,7 +10,10 @@ namespace lockstep::cli {
 inline constexpr int kExitPreempted = 75;
 
 int run_train(const Args& args, Runtime& runtime);
-int run_evaluate(const Args& args, Runtime& runtime);  // evaluate and predict
+int run_evaluate(const Args& args, Runtime& runtime);  // launch/cli/evaluate_command.cpp
+int run_predict(const Args& args, Runtime& runtime);
+// --model DIR (a run's final/ folder, or the model.pb inside) or --checkpoint FILE.
+std::string model_file(const Args& args);
 int run_summary(const Args& args, Runtime& runtime);
 int run_inspect(const Args& args, Runtime& runtime);
 int run_export(const Args& args, Runtime& runtime);

@@ -50,7 +50,8 @@ int print_version() {
 
 int dispatch(const cli::Args& args, Runtime& runtime) {
   if (args.command == "train") return cli::run_train(args, runtime);
-  if (args.command == "evaluate" || args.command == "predict") return cli::run_evaluate(args, runtime);
+  if (args.command == "evaluate") return cli::run_evaluate(args, runtime);
+  if (args.command == "predict") return cli::run_predict(args, runtime);
   if (args.command == "summary") return cli::run_summary(args, runtime);
   if (args.command == "export") return cli::run_export(args, runtime);
   if (args.command == "report") return cli::run_report(args, runtime);

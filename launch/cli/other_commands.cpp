@@ -1,4 +1,4 @@
-// `trainer evaluate|predict|summary|inspect`
+// `trainer summary|inspect|export`
 #include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 
@@ -18,79 +18,7 @@
 #include "launch/cli/session.h"
 
 namespace lockstep::cli {
-namespace {
 
-// --model DIR (a run's final/ folder, or the model.pb inside) or --checkpoint FILE.
-std::string model_file(const Args& args) {
-  if (args.has("checkpoint")) return args.get("checkpoint");
-  const std::string& m = args.get("model");
-  struct stat st;
-  if (::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return m + "/model.pb";
-  return m;
-}
-
-}  // namespace
-
-int run_evaluate(const Args& args, Runtime& runtime) {
-  Communicator& world = runtime.world();
-  ConfigFile file = load_config(args);
-  const TrainConfig& config = file.config();
-  set_rank_threads(config, runtime);
-  const std::string path = model_file(args);
-  const CheckpointContents ckpt = read_checkpoint(path);
-  // The checkpoint's own model is the one that was trained.
-  Model model(ckpt.header.model(), ckpt.header.seed(), "model");
-  restore_tensors(ckpt, model, nullptr, path);
-
-  Data data = load_data(file, world, true);
-  const bool on_train = args.has("on") && args.get("on") == "train";
-  if (!on_train && !data.validation && args.has("on"))
-    throw_input_error(file.path(), "--on validation: the config has no validation_data or validation_split");
-  const Dataset& set = (on_train || !data.validation) ? data.train : *data.validation;
-  const std::string which = (on_train || !data.validation) ? "training data" : "validation data";
-  check_data_fits(file, set, model, which);
-  Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
-  located(file, [&] {
-    loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
-    loss.check_labels(set, model.output_width(), "loss");
-  });
-  const int64_t chunk = 256;
-  model.reserve(chunk);
-
-  if (args.command == "evaluate") {
-    const EvalTotals t = evaluate_model(model, loss, set, world, chunk);
-    if (world.rank() == 0) {
-      std::printf("%s: %lld samples - loss: %.4f - accuracy: %.4f\n", which.c_str(), static_cast<long long>(t.count),
-                  t.loss_sum / std::max(1.0, t.count), t.correct / std::max(1.0, t.count));
-      std::printf("{\"samples\": %lld, \"loss\": %.9g, \"accuracy\": %.9g}\n", static_cast<long long>(t.count),
-                  t.loss_sum / std::max(1.0, t.count), t.correct / std::max(1.0, t.count));
-    }
-    return 0;
-  }
-  // predict: each rank fills its slice; a sum over ranks assembles the whole.
-  const int64_t width = model.output_width();
-  std::vector<float> outputs(static_cast<size_t>(set.num_samples * width), 0.0f);
-  predict_model(model, set, world, chunk, [&](int64_t first, const float* out, int64_t rows) {
-    std::copy(out, out + rows * width, outputs.begin() + first * width);
-  });
-  world.allreduce_sum(outputs.data(), outputs.size());
-  if (world.rank() != 0) return 0;
-  const std::string output = args.has("output") ? args.get("output") : run_file(config, "predictions.csv");
-  std::FILE* f = std::fopen(output.c_str(), "w");
-  if (!f) throw_runtime_error(output, "cannot write predictions");
-  std::fprintf(f, "index");
-  for (int64_t c = 0; c < width; ++c) std::fprintf(f, ",p%lld", static_cast<long long>(c));
-  std::fprintf(f, "\n");
-  for (int64_t i = 0; i < set.num_samples; ++i) {
-    std::fprintf(f, "%lld", static_cast<long long>(i));
-    for (int64_t c = 0; c < width; ++c) std::fprintf(f, ",%.7g", outputs[i * width + c]);
-    std::fprintf(f, "\n");
-  }
-  if (std::fclose(f) != 0) throw_runtime_error(output, "cannot write predictions");
-  std::printf("wrote %lld predictions of %s to %s\n", static_cast<long long>(set.num_samples), which.c_str(),
-              output.c_str());
-  return 0;
-}
 
 int run_summary(const Args& args, Runtime& runtime) {
   ConfigFile file = load_config(args);

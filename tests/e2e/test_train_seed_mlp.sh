@@ -26,9 +26,9 @@ awk -v a="$acc" -v v="$val" 'BEGIN { d = a - v; if (d < 0) d = -d; exit !(d < 1e
   && pass || fail "evaluate accuracy $acc differs from the last val_accuracy $val"
 
 "$TRAINER" predict "$config" --model run/final --output pred.csv >/dev/null
-[[ $(head -1 pred.csv) == "index,p0,p1" ]] && pass || fail "predict header: $(head -1 pred.csv)"
+[[ $(head -1 pred.csv) == "index,predicted,p0,p1" ]] && pass || fail "predict header: $(head -1 pred.csv)"
 [[ $(wc -l <pred.csv) -eq 801 ]] && pass || fail "predict rows: $(wc -l <pred.csv), wanted 800 + header"
-awk -F, 'NR > 1 { s = $2 + $3; if (s < 0.999 || s > 1.001) bad = 1 } END { exit bad }' pred.csv \
+awk -F, 'NR > 1 { s = $3 + $4; if (s < 0.999 || s > 1.001) bad = 1 } END { exit bad }' pred.csv \
   && pass || fail "predicted probabilities do not sum to 1"
 
 "$TRAINER" inspect run/final/model.pb >inspect.txt
