@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libopenblas-openmp-dev
-          libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev
+          libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc chromium)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

@@ -90,7 +90,11 @@ int main(int argc, char** argv) {
     return e.exit_code();
   }
   if (args.command == "help" || args.flag("help")) {
-    std::fputs(cli::usage_text().c_str(), stdout);
+    std::fputs((args.help_topic.empty() ? cli::usage_text() : cli::command_help(args.help_topic)).c_str(), stdout);
+    return 0;
+  }
+  if (args.command == "completion" || args.command == "manpage") {
+    std::fputs((args.command == "completion" ? cli::bash_completion() : cli::man_page(LOCKSTEP_VERSION)).c_str(), stdout);
     return 0;
   }
   if (args.command == "version") return print_version();
