@@ -82,7 +82,9 @@ bool launched_by_mpi() {
   return env_set("SLURM_STEP_ID") && launcher_world_size() > 1;
 }
 
-Runtime::Runtime() {
+Runtime::Runtime() : Runtime(StartupWatchdogOptions{startup_timeout_from_env()}) {}
+
+Runtime::Runtime(const StartupWatchdogOptions& startup) : startup_seconds_(startup.seconds) {
   if (g_runtime_alive.exchange(true)) throw_runtime_error("start-up", "only one lockstep::Runtime per process");
   try {
     int initialized = 0;
@@ -91,37 +93,51 @@ Runtime::Runtime() {
       world_ = std::make_unique<LocalCommunicator>();
       return;
     }
-    if (!initialized) {
-      // FUNNELED: only this thread calls MPI; BLAS/Eigen threads never do.
-      // Open MPI always provides it, so `provided` needs no check.
-      int provided = MPI_THREAD_SINGLE;
-      const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      if (rc != MPI_SUCCESS) throw_runtime_error("start-up", "MPI_Init_thread failed (code " + std::to_string(rc) + ")");
-      owns_mpi_ = true;
-    }
-    using_mpi_ = true;
-    auto world = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
-    const long expected = launcher_world_size();
-    if (expected > 1 && world->size() == 1) {
-      throw_runtime_error("start-up", "the launcher started " + std::to_string(expected) +
-                                          " processes but MPI sees 1 rank, so each would train alone "
-                                          "(under srun pass --mpi=pmix or --mpi=pmi2)");
-    }
-    MPI_Comm node = MPI_COMM_NULL;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world->rank(), MPI_INFO_NULL, &node) !=
-        MPI_SUCCESS) {
-      throw_runtime_error("rank " + std::to_string(world->rank()), "MPI_Comm_split_type failed at start-up");
-    }
-    MPI_Comm_rank(node, &local_rank_);
-    MPI_Comm_size(node, &local_size_);
-    MPI_Comm_free(&node);
-    world_ = std::move(world);
+    // Armed before MPI_Init: a peer that dies there leaves this rank in
+    // MPI_Init's fence, which has no time-out of its own.
+    StartupWatchdog watchdog(startup, startup_where(), "in MPI_Init");
+    if (!initialized) init_mpi();
+    watchdog.set_stage("in the first collectives, waiting for the other ranks");
+    join_world();
+    watchdog.disarm();
   } catch (...) {
     world_.reset();
     if (owns_mpi_) MPI_Finalize();
     g_runtime_alive = false;
     throw;
   }
+}
+
+void Runtime::init_mpi() {
+  // FUNNELED: only this thread calls MPI; BLAS/Eigen threads never do (nor
+  // does the start-up watchdog). Open MPI always provides it, so `provided`
+  // needs no check.
+  int provided = MPI_THREAD_SINGLE;
+  const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  if (rc != MPI_SUCCESS) throw_runtime_error("start-up", "MPI_Init_thread failed (code " + std::to_string(rc) + ")");
+  owns_mpi_ = true;
+}
+
+// The world communicator (its constructor's all-reduce is the first
+// collective) and this rank's place on its node.
+void Runtime::join_world() {
+  using_mpi_ = true;
+  auto world = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  const long expected = launcher_world_size();
+  if (expected > 1 && world->size() == 1) {
+    throw_runtime_error("start-up", "the launcher started " + std::to_string(expected) +
+                                        " processes but MPI sees 1 rank, so each would train alone "
+                                        "(under srun pass --mpi=pmix or --mpi=pmi2)");
+  }
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world->rank(), MPI_INFO_NULL, &node) !=
+      MPI_SUCCESS) {
+    throw_runtime_error("rank " + std::to_string(world->rank()), "MPI_Comm_split_type failed at start-up");
+  }
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
+  world_ = std::move(world);
 }
 
 Runtime::~Runtime() {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/communicator.h"
+#include "distributed/startup_watchdog.h"
 
 namespace lockstep {
 
@@ -37,9 +38,17 @@ std::string mpi_library_version();
 // finalise. One Runtime per process. Throws lockstep::Error (exit status 1)
 // when MPI cannot start, or when the launcher started several processes but
 // MPI sees only one (e.g. srun without --mpi=pmix): each would train alone.
+//
+// Under a launcher, start-up (MPI_Init, the world's first collectives, the
+// node split) runs under a StartupWatchdog: when it does not finish within
+// `startup.seconds`, or a stop signal arrives meanwhile (when
+// startup.stop_signal is given), the process exits with a one-line message
+// naming its rank and host, and the launcher ends the job.
 class Runtime {
  public:
+  // The bound from LOCKSTEP_STARTUP_TIMEOUT (default 60 s); signals unwatched.
   Runtime();
+  explicit Runtime(const StartupWatchdogOptions& startup);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -56,6 +65,10 @@ class Runtime {
   // ranks; at least 1.
   int default_threads() const;
 
+  // The start-up bound in seconds (also a fit time-out for the first
+  // collectives a command makes after the Runtime is up).
+  double startup_timeout_seconds() const { return startup_seconds_; }
+
   // Ends the job now. Under MPI: MPI_Abort(MPI_COMM_WORLD, exit_code), which
   // makes mpirun kill every rank and exit non-zero itself (Open MPI also
   // prints an "MPI_ABORT was invoked" banner); no rank hangs in a collective
@@ -65,6 +78,10 @@ class Runtime {
   [[noreturn]] void abort_job(int exit_code);
 
  private:
+  void init_mpi();
+  void join_world();
+
+  double startup_seconds_;
   bool using_mpi_ = false;
   bool owns_mpi_ = false;
   int local_rank_ = 0;
