@@ -109,6 +109,14 @@ Runtime::Runtime(const StartupWatchdogOptions& startup) : startup_seconds_(start
 }
 
 void Runtime::init_mpi() {
+  // PMIx's default shared-memory store (gds ds21) guards its segment with a
+  // process-shared mutex. A rank killed while it holds that mutex during
+  // MPI_Init leaves it locked for good, and Open MPI 4.1's mpirun (PMIx
+  // 4.2) then deadlocks in its own finalize after it has ended the job: it
+  // never exits. With the "hash" store a rank never takes that lock (it asks
+  // the server instead; the cost is start-up time at thousands of ranks). A
+  // value the user set wins.
+  setenv("PMIX_MCA_gds", "hash", /*overwrite=*/0);
   // FUNNELED: only this thread calls MPI; BLAS/Eigen threads never do (nor
   // does the start-up watchdog). Open MPI always provides it, so `provided`
   // needs no check.
