@@ -1,5 +1,7 @@
 #pragma once
 
+#include <csignal>
+
 #include "distributed/runtime.h"
 #include "launch/cli/args.h"
 
@@ -8,6 +10,13 @@ namespace lockstep::cli {
 // Exit status when training stopped on SIGTERM/SIGUSR1 after writing a
 // checkpoint: EX_TEMPFAIL, "try again", which requeue scripts test for.
 inline constexpr int kExitPreempted = 75;
+
+// SIGTERM and SIGUSR1 (pre-emption) set the flag instead of killing the
+// process. main() installs the handlers for `train` before MPI starts, so a
+// signal during start-up is never lost; the start-up watchdog and training's
+// StopOnSignal read the flag. Idempotent.
+void install_stop_signal_handlers();
+const volatile std::sig_atomic_t* stop_signal_flag();
 
 int run_train(const Args& args, Runtime& runtime);
 int run_evaluate(const Args& args, Runtime& runtime);  // launch/cli/evaluate_command.cpp

@@ -30,6 +30,27 @@ void report_status(int rank, int status) {
   }
 }
 
+// The start-up watchdog's last act before it ends the process: rank 0's
+// status for the batch script, as main() would have written it.
+void report_startup_status(int status) { report_status(launcher_rank(), status); }
+
+// Start-up (MPI_Init and the first collectives) is bounded by
+// LOCKSTEP_STARTUP_TIMEOUT. For `train`, SIGTERM and SIGUSR1 are caught from
+// here on: during start-up they end the rank at once with status 75
+// (nothing was trained, so nothing is lost, and requeue scripts run the same
+// command again); later every rank stops at the next step boundary.
+StartupWatchdogOptions startup_options(const cli::Args& args) {
+  StartupWatchdogOptions o;
+  o.seconds = startup_timeout_from_env();
+  o.before_exit = &report_startup_status;
+  if (args.command == "train") {
+    cli::install_stop_signal_handlers();
+    o.stop_signal = cli::stop_signal_flag();
+    o.stop_status = cli::kExitPreempted;
+  }
+  return o;
+}
+
 // `trainer --version`: what a bug report needs. Runs without mpirun and
 // without MPI_Init (MPI_Get_library_version needs neither).
 int print_version() {
@@ -100,7 +121,7 @@ int main(int argc, char** argv) {
   if (args.command == "version") return print_version();
   std::unique_ptr<Runtime> runtime;
   try {
-    runtime = std::make_unique<Runtime>();
+    runtime = std::make_unique<Runtime>(startup_options(args));
     const int status = dispatch(args, *runtime);
     std::fflush(stdout);
     report_status(runtime->world().rank(), status);

@@ -89,6 +89,17 @@ std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& co
 
 }  // namespace
 
+void install_stop_signal_handlers() {
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // as signal() does: interrupted reads resume
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGUSR1, &action, nullptr);
+}
+
+const volatile std::sig_atomic_t* stop_signal_flag() { return &g_stop_signal; }
+
 // A run_dir that already holds a run (history, checkpoints, a final model)
 // is not silently replaced: the user continues it or says to start over.
 // --overwrite removes what a run writes there (and nothing else).
@@ -116,16 +127,19 @@ void adapt_to_data(Model& model, const Dataset& train, const TrainConfig& config
 }
 
 int run_train(const Args& args, Runtime& runtime) {
-  // First thing: a pre-emption signal during start-up (loading data, resuming)
-  // must not kill the rank; training then stops before its first step.
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGUSR1, on_stop_signal);
+  // main() installed these before MPI started (a signal during MPI_Init ends
+  // start-up at once); again here so run_train stands alone. From here on a
+  // pre-emption signal (while loading data or resuming, too) must not kill
+  // the rank: training stops at its next step boundary.
+  install_stop_signal_handlers();
   if (args.has("resume") && args.flag("overwrite"))
     throw_input_error("usage", "--resume and --overwrite contradict each other: give one");
   Communicator& world = runtime.world();
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
+  // The first collective after start-up: bounded like start-up itself.
+  world.set_timeout_seconds(runtime.startup_timeout_seconds());
   check_same_config_everywhere(config, world);
   claim_run_dir(args, config, args.has("resume"), world);
   world.set_timeout_seconds(config.distributed().collective_timeout_seconds());
