@@ -13,6 +13,9 @@ packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenbla
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
 fi
+# trainer export: ONNX's schema (onnx.proto) to build it; tests/e2e/test_export_onnx.sh
+# checks the ONNX model with python3-onnx.
+packages+=(libonnx-dev python3-onnx)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@ class AveragePooling2DLayer final : public Layer {
  public:
   AveragePooling2DLayer(std::string name, PoolOptions options) : Layer(std::move(name)), options_(options) {}
   const char* type_name() const override { return "AveragePooling2D"; }
+  const PoolOptions& options() const { return options_; }
 
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;
   void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,

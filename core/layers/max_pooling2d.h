@@ -17,6 +17,7 @@ class MaxPooling2DLayer final : public Layer {
  public:
   MaxPooling2DLayer(std::string name, PoolOptions options) : Layer(std::move(name)), options_(options) {}
   const char* type_name() const override { return "MaxPooling2D"; }
+  const PoolOptions& options() const { return options_; }
 
   void reserve(int64_t max_rows) override;
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;

@@ -15,6 +15,7 @@
 #include "core/summary.h"
 #include "core/threads.h"
 #include "launch/cli/commands.h"
+#include "launch/cli/export_onnx.h"
 #include "launch/cli/session.h"
 
 namespace lockstep::cli {
@@ -77,15 +78,43 @@ int run_inspect(const Args& args, Runtime& runtime) {
   return 0;
 }
 
-// The model spec and config (for data settings), parameters and moving
-// statistics; no optimizer state. evaluate/predict read it like any checkpoint.
+namespace {
+
+bool ends_with(const std::string& s, const std::string& end) {
+  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
+// --format, or the output's extension: .onnx is ONNX, anything else
+// lockstep's own checkpoint format (as before --format existed).
+std::string export_format(const Args& args, const std::string& to) {
+  if (!args.has("format")) return ends_with(to, ".onnx") ? "onnx" : ends_with(to, ".pt") ? "torch" : "lockstep";
+  const std::string& f = args.get("format");
+  if (f != "onnx" && f != "lockstep" && f != "torch")
+    throw_input_error("--format", "unknown format '" + f + "' (known: onnx, torch, lockstep)");
+  return f;
+}
+
+}  // namespace
+
+// lockstep: the model spec and config (for data settings), parameters and
+// moving statistics, no optimizer state; evaluate/predict read it like any
+// checkpoint. onnx: the inference graph (launch/cli/export_onnx.h).
 int run_export(const Args& args, Runtime& runtime) {
   const std::string& from = args.positional.at(0);
   const std::string& to = args.positional.at(1);
+  const std::string format = export_format(args, to);
+  // PyTorch code is Python: the script rebuilds the model from the checkpoint.
+  if (format == "torch")
+    throw_input_error(to, "PyTorch export is a Python script: python3 launch/to_torch.py " + from + " " + to);
   const CheckpointContents ckpt = read_checkpoint(from);
   if (runtime.world().rank() != 0) return 0;
   Model model(ckpt.header.model(), ckpt.header.seed(), "model");
   restore_tensors(ckpt, model, nullptr, from);
+  if (format == "onnx") {
+    write_onnx(model, to);
+    std::printf("exported %s -> %s (ONNX, opset 13, input and output channels last)\n", from.c_str(), to.c_str());
+    return 0;
+  }
   CheckpointHeader header = ckpt.header;
   header.clear_optimizer_kind();
   write_checkpoint(to, header, collect_tensors(model, nullptr));

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# trainer export MODEL.pb OUT.onnx, checked against
+# trainer predict on the same samples (max |difference| <= 1e-5) for three
+# trained models: seed_mlp (Dense, BatchNormalization, tanh, Dropout,
+# softmax), cnn_small (Conv2D "same" with an even kernel and strides 2,
+# MaxPooling2D, AveragePooling2D "same", Flatten) and cnn_more below (the
+# other image layers and activations: Normalization, GlobalAveragePooling2D,
+# dilation, asymmetric "same" pads, gelu, elu, leaky_relu, sigmoid,
+# BatchNormalization without center or scale). The ONNX model must pass
+# onnx.checker (full check) and strict shape inference; it is evaluated by
+# tests/e2e/onnx_numpy.py, a NumPy interpreter that shares no code with
+# lockstep or any ONNX runtime.
+source "$(dirname "$0")/lib.sh"
+if ! "$PYTHON" -c "import onnx, numpy" 2>/dev/null; then
+  echo "SKIPPED: the ONNX checks need python3-onnx and python3-numpy"
+  exit 77
+fi
+export PYTHONPATH="$SOURCE_DIR/tests/e2e${PYTHONPATH:+:$PYTHONPATH}"
+
+cat >cnn_more.pbtxt <<'CFG'
+model {
+  input_shape: [9, 11, 3]
+  layers { normalization {} }
+  layers { conv2d { filters: 5 kernel_size: [4, 2] strides: 2 padding: "same" activation: "gelu" } }
+  layers { max_pooling2d { pool_size: 3 strides: 2 padding: "same" } }
+  layers { conv2d { filters: 6 kernel_size: 2 dilation_rate: 2 padding: "same" activation: "elu" use_bias: false } }
+  layers { batch_normalization { center: false } }
+  layers { activation { activation: "leaky_relu" alpha: 0.1 } }
+  layers { average_pooling2d { pool_size: [2, 3] strides: 1 padding: "same" } }
+  layers { conv2d { filters: 4 kernel_size: 1 activation: "sigmoid" } }
+  layers { global_average_pooling2d {} }
+  layers { dense { units: 8 activation: "gelu" } }
+  layers { batch_normalization { scale: false } }
+  layers { activation { activation: "elu" } }
+  layers { dense { units: 3 activation: "softmax" } }
+}
+data { synthetic { samples: 240 features: 297 classes: 3 } }
+loss: "sparse_categorical_crossentropy"
+optimizer { adam { learning_rate: 0.01 } }
+epochs: 2
+batch_size: 32
+seed: 3
+verbose: 0
+threads: 1
+CFG
+
+# name, config, extra --set, input shape of one sample
+models=(
+  "mlp $SOURCE_DIR/launch/configs/seed_mlp.pbtxt 14"
+  "cnn_small $SOURCE_DIR/tests/e2e/configs/cnn_small.pbtxt 10,10,2"
+  "cnn_more cnn_more.pbtxt 9,11,3"
+)
+for m in "${models[@]}"; do
+  read -r name config shape <<<"$m"
+  "$TRAINER" train "$config" --set epochs=2 --set run_dir="$name" --set verbose=0 >/dev/null \
+    || { fail "$name: train"; continue; }
+  # 200 samples of larger spread than the training data, exact in float32
+  # (multiples of 1/1024), so lockstep and NumPy read the same numbers.
+  "$PYTHON" - "$name" "$shape" <<'PY'
+import sys
+import numpy as np
+name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+x = np.round(np.random.default_rng(11).normal(0, 2, (200, int(np.prod(shape)))) * 1024) / 1024
+np.savetxt(f"{name}_test.csv", np.hstack([x, np.zeros((200, 1))]), delimiter=",", fmt="%.10g")
+PY
+  "$TRAINER" predict --model "$name/final" --data "${name}_test.csv" --output "${name}_pred.csv" >/dev/null \
+    || { fail "$name: predict"; continue; }
+  out=$("$TRAINER" export "$name/final/model.pb" "$name.onnx") && pass || { fail "$name: export"; continue; }
+  [[ "$out" == *"ONNX, opset 13"* ]] && pass || fail "$name: export said: $out"
+  "$PYTHON" - "$name" "$shape" <<'PY' && pass || fail "$name: ONNX model differs from trainer predict"
+import sys
+import numpy as np
+import onnx
+import onnx_numpy
+name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+model = onnx.load(f"{name}.onnx")
+onnx.checker.check_model(model, full_check=True)
+inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+dims = [d.dim_value or d.dim_param for d in inferred.graph.output[0].type.tensor_type.shape.dim]
+assert model.opset_import[0].version == 13, model.opset_import
+x = np.loadtxt(f"{name}_test.csv", delimiter=",")[:, :-1].reshape([-1] + shape)
+expected = np.loadtxt(f"{name}_pred.csv", delimiter=",", skiprows=1)[:, 2:]
+assert dims == ["N", expected.shape[1]], dims
+y = onnx_numpy.run(model, {"input": x})["output"]
+diff = float(np.max(np.abs(y - expected)))
+ops = sorted({n.op_type for n in model.graph.node})
+print(f"{name}: ONNX graph ({len(model.graph.node)} nodes: {', '.join(ops)}) in NumPy vs trainer predict: "
+      f"max |difference| {diff:.2e}")
+assert diff <= 1e-5, diff
+PY
+done
+
+# The lockstep format stays the default for other extensions; --format wins.
+"$TRAINER" export mlp/final/model.pb copy.pb >/dev/null && "$TRAINER" inspect copy.pb >/dev/null \
+  && pass || fail "export to .pb"
+"$TRAINER" export mlp/final/model.pb graph.bin --format onnx >/dev/null \
+  && "$PYTHON" -c "import onnx; onnx.checker.check_model(onnx.load('graph.bin'))" && pass || fail "--format onnx"
+expect_error 2 "unknown format 'keras'" -- "$TRAINER" export mlp/final/model.pb x.onnx --format keras
+expect_error 1 "cannot write" -- "$TRAINER" export mlp/final/model.pb no/such/folder/x.onnx
+[[ ! -e no/such/folder/x.onnx.tmp ]] && pass || fail "a partial file was left"
+finish
