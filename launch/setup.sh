@@ -14,8 +14,8 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
 fi
 # trainer export: ONNX's schema (onnx.proto) to build it; tests/e2e/test_export_onnx.sh
-# checks the ONNX model with python3-onnx.
-packages+=(libonnx-dev python3-onnx)
+# checks the ONNX model (python3-onnx) and the PyTorch rebuild (python3-torch).
+packages+=(libonnx-dev python3-onnx python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do

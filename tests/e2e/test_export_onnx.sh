@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# trainer export MODEL.pb OUT.onnx, checked against
+# trainer export MODEL.pb OUT.onnx and launch/to_torch.py, checked against
 # trainer predict on the same samples (max |difference| <= 1e-5) for three
 # trained models: seed_mlp (Dense, BatchNormalization, tanh, Dropout,
 # softmax), cnn_small (Conv2D "same" with an even kernel and strides 2,
@@ -9,12 +9,15 @@
 # BatchNormalization without center or scale). The ONNX model must pass
 # onnx.checker (full check) and strict shape inference; it is evaluated by
 # tests/e2e/onnx_numpy.py, a NumPy interpreter that shares no code with
-# lockstep or any ONNX runtime.
+# lockstep or any ONNX runtime. The PyTorch module is loaded as a user would:
+# a fresh process imports the generated code and loads the state_dict.
 source "$(dirname "$0")/lib.sh"
 if ! "$PYTHON" -c "import onnx, numpy" 2>/dev/null; then
   echo "SKIPPED: the ONNX checks need python3-onnx and python3-numpy"
   exit 77
 fi
+have_torch=1
+"$PYTHON" -c "import torch" 2>/dev/null || have_torch=0
 export PYTHONPATH="$SOURCE_DIR/tests/e2e${PYTHONPATH:+:$PYTHONPATH}"
 
 cat >cnn_more.pbtxt <<'CFG'
@@ -88,6 +91,28 @@ print(f"{name}: ONNX graph ({len(model.graph.node)} nodes: {', '.join(ops)}) in 
       f"max |difference| {diff:.2e}")
 assert diff <= 1e-5, diff
 PY
+  if ((have_torch)); then
+    "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" "$name/final/model.pb" "torch_$name.pt" >/dev/null \
+      && pass || { fail "$name: to_torch.py"; continue; }
+    "$PYTHON" - "$name" "$shape" <<'PY' && pass || fail "$name: PyTorch model differs from trainer predict"
+import importlib
+import sys
+import numpy as np
+import torch
+sys.path.insert(0, ".")
+name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+net = importlib.import_module(f"torch_{name}").build()
+net.load_state_dict(torch.load(f"torch_{name}.pt"))
+net.eval()
+x = np.loadtxt(f"{name}_test.csv", delimiter=",")[:, :-1].reshape([-1] + shape)
+expected = np.loadtxt(f"{name}_pred.csv", delimiter=",", skiprows=1)[:, 2:]
+with torch.no_grad():
+    y = net(torch.tensor(x, dtype=torch.float32)).numpy()
+diff = float(np.max(np.abs(y - expected)))
+print(f"{name}: PyTorch module (float32) vs trainer predict: max |difference| {diff:.2e}")
+assert diff <= 1e-5, diff
+PY
+  fi
 done
 
 # The lockstep format stays the default for other extensions; --format wins.
@@ -96,6 +121,13 @@ done
 "$TRAINER" export mlp/final/model.pb graph.bin --format onnx >/dev/null \
   && "$PYTHON" -c "import onnx; onnx.checker.check_model(onnx.load('graph.bin'))" && pass || fail "--format onnx"
 expect_error 2 "unknown format 'keras'" -- "$TRAINER" export mlp/final/model.pb x.onnx --format keras
+expect_error 2 "launch/to_torch.py" -- "$TRAINER" export mlp/final/model.pb x.pt
 expect_error 1 "cannot write" -- "$TRAINER" export mlp/final/model.pb no/such/folder/x.onnx
 [[ ! -e no/such/folder/x.onnx.tmp ]] && pass || fail "a partial file was left"
+if ((have_torch)); then
+  expect_error 1 "missing.pb: No such file" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" missing.pb x.pt
+  expect_error 2 "mlp.onnx: not a lockstep checkpoint" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" mlp.onnx x.pt
+else
+  echo "note: python3-torch missing: launch/to_torch.py not checked"
+fi
 finish
