@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # trainer export MODEL.pb OUT.onnx and launch/to_torch.py, checked against
-# trainer predict on the same samples (max |difference| <= 1e-5) for three
-# trained models: seed_mlp (Dense, BatchNormalization, tanh, Dropout,
-# softmax), cnn_small (Conv2D "same" with an even kernel and strides 2,
+# trainer predict on the same samples (max |difference| <= 1e-5) for four
+# trained models: fashion_mlp on Fashion-MNIST's test set (relu), seed_mlp
+# (Dense, BatchNormalization, tanh, Dropout, softmax), cnn_small (Conv2D "same" with an even kernel and strides 2,
 # MaxPooling2D, AveragePooling2D "same", Flatten) and cnn_more below (the
 # other image layers and activations: Normalization, GlobalAveragePooling2D,
 # dilation, asymmetric "same" pads, gelu, elu, leaky_relu, sigmoid,
@@ -47,64 +47,80 @@ verbose: 0
 threads: 1
 CFG
 
-# name, config, extra --set, input shape of one sample
+# name, config, input shape of one sample, samples compared: "random" (200
+# of larger spread than the training data, exact in float32 — multiples of
+# 1/1024 — so lockstep and NumPy read the same numbers) or "test" (the
+# config's validation data: Fashion-MNIST's test set).
 models=(
-  "mlp $SOURCE_DIR/launch/configs/seed_mlp.pbtxt 14"
-  "cnn_small $SOURCE_DIR/tests/e2e/configs/cnn_small.pbtxt 10,10,2"
-  "cnn_more cnn_more.pbtxt 9,11,3"
+  "mlp $SOURCE_DIR/launch/configs/seed_mlp.pbtxt 14 random"
+  "cnn_small $SOURCE_DIR/tests/e2e/configs/cnn_small.pbtxt 10,10,2 random"
+  "cnn_more cnn_more.pbtxt 9,11,3 random"
 )
+fashion=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+if [[ -r $fashion ]]; then
+  models+=("fashion_mlp $SOURCE_DIR/launch/configs/fashion_mlp.pbtxt 784 test")
+else
+  echo "note: $fashion missing (Debian: dataset-fashion-mnist): fashion_mlp not checked"
+fi
 for m in "${models[@]}"; do
-  read -r name config shape <<<"$m"
+  read -r name config shape samples <<<"$m"
   "$TRAINER" train "$config" --set epochs=2 --set run_dir="$name" --set verbose=0 >/dev/null \
     || { fail "$name: train"; continue; }
-  # 200 samples of larger spread than the training data, exact in float32
-  # (multiples of 1/1024), so lockstep and NumPy read the same numbers.
-  "$PYTHON" - "$name" "$shape" <<'PY'
+  # ${name}_x.npy: the inputs predict sees, as lockstep reads them.
+  "$PYTHON" - "$name" "$shape" "$samples" "$fashion" <<'PY'
+import gzip
 import sys
 import numpy as np
-name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
-x = np.round(np.random.default_rng(11).normal(0, 2, (200, int(np.prod(shape)))) * 1024) / 1024
-np.savetxt(f"{name}_test.csv", np.hstack([x, np.zeros((200, 1))]), delimiter=",", fmt="%.10g")
+name, shape, samples, fashion = sys.argv[1], [int(d) for d in sys.argv[2].split(",")], sys.argv[3], sys.argv[4]
+if samples == "random":
+    x = np.round(np.random.default_rng(11).normal(0, 2, (200, int(np.prod(shape)))) * 1024) / 1024
+    np.savetxt(f"{name}_test.csv", np.hstack([x, np.zeros((200, 1))]), delimiter=",", fmt="%.10g")
+else:  # IDX bytes times the config's float scale, in double, rounded to float (core/data/readers.h)
+    pixels = np.frombuffer(gzip.open(fashion).read(), dtype=np.uint8, offset=16).reshape(-1, 784)
+    x = (pixels.astype(np.float64) * float(np.float32(0.00392156862745098))).astype(np.float32).astype(np.float64)
+np.save(f"{name}_x.npy", x.reshape([-1] + shape))
 PY
-  "$TRAINER" predict --model "$name/final" --data "${name}_test.csv" --output "${name}_pred.csv" >/dev/null \
+  data=(--data "${name}_test.csv")
+  [[ $samples == random ]] || data=()
+  "$TRAINER" predict --model "$name/final" "${data[@]}" --output "${name}_pred.csv" >/dev/null \
     || { fail "$name: predict"; continue; }
   out=$("$TRAINER" export "$name/final/model.pb" "$name.onnx") && pass || { fail "$name: export"; continue; }
   [[ "$out" == *"ONNX, opset 13"* ]] && pass || fail "$name: export said: $out"
-  "$PYTHON" - "$name" "$shape" <<'PY' && pass || fail "$name: ONNX model differs from trainer predict"
+  "$PYTHON" - "$name" <<'PY' && pass || fail "$name: ONNX model differs from trainer predict"
 import sys
 import numpy as np
 import onnx
 import onnx_numpy
-name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+name = sys.argv[1]
 model = onnx.load(f"{name}.onnx")
 onnx.checker.check_model(model, full_check=True)
 inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
 dims = [d.dim_value or d.dim_param for d in inferred.graph.output[0].type.tensor_type.shape.dim]
 assert model.opset_import[0].version == 13, model.opset_import
-x = np.loadtxt(f"{name}_test.csv", delimiter=",")[:, :-1].reshape([-1] + shape)
+x = np.load(f"{name}_x.npy")
 expected = np.loadtxt(f"{name}_pred.csv", delimiter=",", skiprows=1)[:, 2:]
 assert dims == ["N", expected.shape[1]], dims
 y = onnx_numpy.run(model, {"input": x})["output"]
 diff = float(np.max(np.abs(y - expected)))
 ops = sorted({n.op_type for n in model.graph.node})
-print(f"{name}: ONNX graph ({len(model.graph.node)} nodes: {', '.join(ops)}) in NumPy vs trainer predict: "
-      f"max |difference| {diff:.2e}")
+print(f"{name}: ONNX graph ({len(model.graph.node)} nodes: {', '.join(ops)}) in NumPy vs trainer predict "
+      f"({len(x)} samples): max |difference| {diff:.2e}")
 assert diff <= 1e-5, diff
 PY
   if ((have_torch)); then
     "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" "$name/final/model.pb" "torch_$name.pt" >/dev/null \
       && pass || { fail "$name: to_torch.py"; continue; }
-    "$PYTHON" - "$name" "$shape" <<'PY' && pass || fail "$name: PyTorch model differs from trainer predict"
+    "$PYTHON" - "$name" <<'PY' && pass || fail "$name: PyTorch model differs from trainer predict"
 import importlib
 import sys
 import numpy as np
 import torch
 sys.path.insert(0, ".")
-name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+name = sys.argv[1]
 net = importlib.import_module(f"torch_{name}").build()
 net.load_state_dict(torch.load(f"torch_{name}.pt"))
 net.eval()
-x = np.loadtxt(f"{name}_test.csv", delimiter=",")[:, :-1].reshape([-1] + shape)
+x = np.load(f"{name}_x.npy")
 expected = np.loadtxt(f"{name}_pred.csv", delimiter=",", skiprows=1)[:, 2:]
 with torch.no_grad():
     y = net(torch.tensor(x, dtype=torch.float32)).numpy()
