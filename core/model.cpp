@@ -3,19 +3,25 @@
 #include <algorithm>
 #include <map>
 
+#include "core/checked_size.h"
 #include "core/communicator.h"
 #include "core/error.h"
 #include "core/layers/layer_factory.h"
 
 namespace lockstep {
 
-Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : spec_(spec) {
+Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : Model(spec, Unallocated{}, field) {
+  allocate(seed);
+}
+
+Model::Model(const ModelSpec& spec, Unallocated, const std::string& field) : spec_(spec) {
   if (spec.input_shape_size() == 0)
     throw_input_error(field + ".input_shape", "missing: give the shape of one sample, e.g. input_shape: 14");
   for (int d : spec.input_shape()) {
     if (d <= 0) throw_input_error(field + ".input_shape", "sizes must be > 0, got " + std::to_string(d));
     input_shape_.push_back(d);
   }
+  (void)checked_numel(input_shape_, field + ".input_shape");
   if (spec.layers_size() == 0) throw_input_error(field + ".layers", "the model has no layers");
 
   std::map<std::string, int> counts;
@@ -43,9 +49,6 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
     param_ids.emplace_back(first, static_cast<int>(params_.entries().size()));
     layers_.push_back(std::move(layer));
   }
-  params_.finalize();
-  params_.initialize(seed);
-  for (auto& l : layers_) l->bind(params_);
   // Layers that need no pass of their own: an activation the layer before
   // applies itself, and views (Flatten). Layer 0 has no earlier buffer.
   absorbed_.assign(layers_.size(), false);
@@ -68,6 +71,13 @@ Model::Model(const ModelSpec& spec, uint64_t seed, const std::string& field) : s
     grad_ranges_[i] = {begin[i], next_begin};
     next_begin = begin[i];
   }
+}
+
+void Model::allocate(uint64_t seed) {
+  if (allocated()) throw_runtime_error("model", "allocate() called twice");
+  params_.finalize();
+  params_.initialize(seed);
+  for (auto& l : layers_) l->bind(params_);
 }
 
 void Model::unify_state(Communicator& world) {
@@ -100,7 +110,22 @@ void Model::fuse_final_activation() {
   layers_.back()->fuse_output_activation();
 }
 
+Model::BufferBytes Model::buffer_bytes(int64_t rows) const {
+  BufferBytes b;
+  int64_t widest = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = *layers_[i];
+    b.outputs.push_back(absorbed_[i] ? 0 : rows_bytes(rows, l.output_width(), sizeof(float), l.name()));
+    widest = std::max(widest, l.output_width());
+  }
+  // grad_a_, grad_b_ and output_grad_, as reserve() sizes them.
+  const uint64_t ping_pong = mul_bytes(2, rows_bytes(rows, widest, sizeof(float), "model"), "model");
+  b.backward = add_bytes(ping_pong, rows_bytes(rows, output_width(), sizeof(float), "model"), "model");
+  return b;
+}
+
 void Model::reserve(int64_t max_rows) {
+  if (!allocated()) throw_runtime_error("model", "reserve() before allocate()");
   if (max_rows <= reserved_rows_) return;
   reserved_rows_ = max_rows;
   activations_.resize(layers_.size());

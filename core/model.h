@@ -22,6 +22,15 @@ class Model {
   // Validates the spec (errors name `field`, e.g. "model.layers[2].dropout.rate")
   // and builds the layers and arenas. Parameters are initialised from `seed`.
   explicit Model(const ModelSpec& spec, uint64_t seed = 1, const std::string& field = "model");
+  // The same checks and layers, parameters declared but nothing allocated:
+  // shapes, parameter counts and the memory plan (core/memory_plan.h) of a
+  // model that may be too big to hold. allocate() makes it a usable model.
+  struct Unallocated {};
+  Model(const ModelSpec& spec, Unallocated, const std::string& field = "model");
+  // Allocates the arenas, initialises parameters from `seed`, binds the
+  // layers. Once; a model built by the first constructor already is.
+  void allocate(uint64_t seed);
+  bool allocated() const { return params_.finalized(); }
 
   const ModelSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name(); }
@@ -55,6 +64,15 @@ class Model {
 
   // Sizes activation buffers for up to max_rows rows (once; may grow).
   void reserve(int64_t max_rows);
+  // What reserve(rows) allocates for the model's own buffers, computed
+  // without allocating (checked arithmetic): each layer's output buffer (0
+  // for a layer that has none) and the buffers backward passes gradients in.
+  // Layers' caches: Layer::scratch_bytes.
+  struct BufferBytes {
+    std::vector<uint64_t> outputs;
+    uint64_t backward = 0;
+  };
+  BufferBytes buffer_bytes(int64_t rows) const;
   // ParameterStore::place_trainable, then every layer binds again.
   void place_trainable(float* values, float* grads);
   int64_t reserved_rows() const { return reserved_rows_; }

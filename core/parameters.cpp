@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/checked_size.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -86,10 +87,13 @@ int ParameterStore::declare(const std::string& name, const Shape& shape, bool tr
   p.shape = shape;
   p.trainable = trainable;
   p.initializer = std::move(init);
-  p.size = static_cast<size_t>(numel(shape));
+  p.size = static_cast<size_t>(checked_numel(shape, name));
   size_t& cursor = trainable ? trainable_size_ : state_size_;
   p.offset = cursor;
-  cursor += align_up(p.size);
+  // Counts only; nothing is allocated before finalize(), and the memory
+  // plan reads these totals first.
+  if (__builtin_add_overflow(cursor, align_up(p.size), &cursor))
+    throw_input_error(name, "the model has more parameters than fit in 64 bits");
   entries_.push_back(std::move(p));
   return static_cast<int>(entries_.size()) - 1;
 }

@@ -114,6 +114,16 @@ void normalize_rows_for_inference(const float* __restrict x, float* __restrict y
 
 int64_t BatchNormLayer::chunks(int64_t m) const { return (m + kChunkRows - 1) / kChunkRows; }
 
+// Per-channel sums and their per-chunk partials, as reserve() sizes them.
+uint64_t BatchNormLayer::scratch_bytes(int64_t max_rows) const {
+  const int64_t values = checked_mul(max_rows, input_width() / channels_, name(), "rows x positions");
+  const uint64_t parts = static_cast<uint64_t>(std::max<int64_t>(1, chunks(values)));
+  const uint64_t c = static_cast<uint64_t>(channels_);
+  const uint64_t per_chunk = mul_bytes(c, sizeof(Moments) + 2 * sizeof(double), name());
+  const uint64_t fixed = c * (sizeof(Moments) + 2 * sizeof(double) + 3 * sizeof(float) + sizeof(double));
+  return add_bytes(mul_bytes(parts, per_chunk, name()), fixed, name());
+}
+
 void BatchNormLayer::reserve(int64_t max_rows) {
   const int64_t max_values = max_rows * (input_width() / channels_);
   moments_.assign(channels_, Moments{});

@@ -39,6 +39,7 @@ class BatchNormLayer final : public Layer {
 
   void bind(ParameterStore& store) override;
   void reserve(int64_t max_rows) override;
+  uint64_t scratch_bytes(int64_t max_rows) const override;
   bool normalizes_over_batch() const override { return true; }
   int communication_group_size(bool sync_by_default) const override {
     return options_.synchronized.value_or(sync_by_default) ? options_.sync_group_size : 1;

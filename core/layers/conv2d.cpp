@@ -39,11 +39,18 @@ Shape Conv2DLayer::build_impl(const Shape& input_shape, ParameterStore& store) {
     throw_input_error("", "input " + shape_string(input_shape) + ": " + e.message());
   }
   in_channels_ = input_shape[2];
+  // Fan-in, fan-out and the patch width below are factors of this count.
+  (void)checked_numel({o.kernel_h, o.kernel_w, in_channels_, o.filters}, "");
   const int64_t fan_in = o.kernel_h * o.kernel_w * in_channels_, fan_out = o.kernel_h * o.kernel_w * o.filters;
   kernel_id_ = store.declare(name() + "/kernel", {o.kernel_h, o.kernel_w, in_channels_, o.filters}, true,
                              {o.kernel_initializer, fan_in, fan_out});
   if (o.use_bias) bias_id_ = store.declare(name() + "/bias", {o.filters}, true, {o.bias_initializer, fan_in, fan_out});
-  const int64_t patch_bytes = positions() * patch_width() * static_cast<int64_t>(sizeof(float));
+  // Saturates: a sample's patches larger than 2^63 bytes make blocks of one
+  // sample, and the memory plan refuses such a layer before it is reserved.
+  int64_t patch_bytes = 0;
+  if (__builtin_mul_overflow(positions(), patch_width(), &patch_bytes) ||
+      __builtin_mul_overflow(patch_bytes, static_cast<int64_t>(sizeof(float)), &patch_bytes))
+    patch_bytes = INT64_MAX;
   block_samples_ = std::max<int64_t>(1, kBlockBytes / std::max<int64_t>(1, patch_bytes));
   return {height_.output, width_.output, o.filters};
 }
@@ -55,6 +62,24 @@ void Conv2DLayer::bind(ParameterStore& store) {
     bias_ = store.value(bias_id_);
     dbias_ = store.grad(bias_id_);
   }
+}
+
+// What reserve() below allocates: z and dz, a block of patches and their
+// gradients per part, and a kernel gradient per part when there are several.
+uint64_t Conv2DLayer::scratch_bytes(int64_t max_rows) const {
+  const std::string& at = name();
+  uint64_t bytes = 0;
+  if (!options_.activation.is_linear()) bytes = mul_bytes(2, rows_bytes(max_rows, output_width(), sizeof(float), at), at);
+  const uint64_t parts =
+      static_cast<uint64_t>(std::max<int64_t>(1, std::min<int64_t>(parallel_parts_available(), blocks(max_rows))));
+  if (!patches_are_input()) {
+    const int64_t block = std::min(block_samples_, max_rows);
+    const uint64_t patches = rows_bytes(checked_mul(block, positions(), at, "patch rows"), patch_width(), sizeof(float), at);
+    bytes = add_bytes(bytes, mul_bytes(2 * parts, patches, at), at);
+  }
+  if (parts > 1)
+    bytes = add_bytes(bytes, mul_bytes(parts, rows_bytes(patch_width(), options_.filters, sizeof(float), at), at), at);
+  return bytes;
 }
 
 // Scratch for as many parts as the pool has threads now (and blocks).

@@ -30,6 +30,12 @@ void DenseLayer::bind(ParameterStore& store) {
   }
 }
 
+// z and dz (a linear Dense writes z straight into its output).
+uint64_t DenseLayer::scratch_bytes(int64_t max_rows) const {
+  if (options_.activation.is_linear()) return 0;
+  return mul_bytes(2, rows_bytes(max_rows, options_.units, sizeof(float), name()), name());
+}
+
 void DenseLayer::reserve(int64_t max_rows) {
   if (options_.activation.is_linear()) return;
   z_.assign(static_cast<size_t>(max_rows * options_.units), 0.0f);

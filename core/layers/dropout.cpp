@@ -33,6 +33,10 @@ uint64_t DropoutLayer::keep_threshold(float rate) {
   return k;
 }
 
+uint64_t DropoutLayer::scratch_bytes(int64_t max_rows) const {
+  return rows_bytes(max_rows, input_width(), sizeof(float), name());
+}
+
 void DropoutLayer::reserve(int64_t max_rows) {
   multiplier_.assign(static_cast<size_t>(max_rows * input_width()), 0.0f);
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/checked_size.h"
 #include "core/layers/activation_functions.h"
 #include "core/parameters.h"
 #include "core/shape.h"
@@ -39,12 +40,22 @@ class Layer {
   Shape build(const Shape& input_shape, ParameterStore& store) {
     input_shape_ = input_shape;
     output_shape_ = build_impl(input_shape, store);
+    // Buffer sizes multiply the output's width by rows: the width itself must
+    // be a number (the Model names the layer in the error).
+    (void)checked_numel(output_shape_, "");
     return output_shape_;
   }
   // The arenas exist now: cache pointers into them.
   virtual void bind(ParameterStore& store) {}
   // Size caches for up to max_rows rows.
   virtual void reserve(int64_t max_rows) {}
+  // The bytes reserve(max_rows) would allocate (caches, masks, scratch),
+  // computed without allocating and with checked arithmetic (an input error
+  // when it does not fit in 64 bits): the memory plan asks every layer
+  // before anything is allocated, so a model too big for the machine is
+  // refused instead of failing half-way. Parameters and the layer's output
+  // buffer are the model's and not counted here.
+  virtual uint64_t scratch_bytes(int64_t max_rows) const { return 0; }
   // Layers whose statistics span several ranks' batches (synchronized
   // BatchNormalization) say over how many consecutive ranks: 0 = all ranks
   // of the job, k = groups of k, 1 = this rank alone (every other layer).

@@ -17,8 +17,15 @@ Shape MaxPooling2DLayer::build_impl(const Shape& input_shape, ParameterStore&) {
     throw_input_error("", "input " + shape_string(input_shape) + ": " + e.message());
   }
   channels_ = input_shape[2];
+  // argmax_ keeps the winning cell's index within the sample as an int32.
+  if (checked_numel(input_shape, "") > INT32_MAX)
+    throw_input_error("", "input " + shape_string(input_shape) + " has more than 2^31 - 1 values per sample");
   windows_tile_ = options_.stride_h == options_.pool_h && options_.stride_w == options_.pool_w;
   return {height_.output, width_.output, channels_};
+}
+
+uint64_t MaxPooling2DLayer::scratch_bytes(int64_t max_rows) const {
+  return rows_bytes(max_rows, output_width(), sizeof(int32_t), name());
 }
 
 void MaxPooling2DLayer::reserve(int64_t max_rows) {

@@ -20,6 +20,7 @@ class MaxPooling2DLayer final : public Layer {
   const PoolOptions& options() const { return options_; }
 
   void reserve(int64_t max_rows) override;
+  uint64_t scratch_bytes(int64_t max_rows) const override;
   void forward(const StepContext& ctx, const float* x, float* y, int64_t rows) override;
   void backward(const StepContext& ctx, const float* x, const float* y, const float* dy, float* dx,
                 int64_t rows) override;
