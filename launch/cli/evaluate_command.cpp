@@ -160,7 +160,8 @@ Scoring prepare(const Args& args, Runtime& runtime) {
   const CheckpointContents ckpt = read_checkpoint(path);
   Scoring s{path, evaluation_config(args, ckpt, path), nullptr, {}};
   set_rank_threads(s.file.config(), runtime);
-  s.model = std::make_unique<Model>(ckpt.header.model(), ckpt.header.seed(), "model");  // the one that was trained
+  // The model that was trained, its memory checked before it is allocated.
+  s.model = build_model(s.file, ckpt.header.model(), ckpt.header.seed(), kChunk, 0, "", runtime);
   restore_tensors(ckpt, *s.model, nullptr, path);
   s.scored = data_to_score(args, s.file, world);
   check_data_fits(s.file, s.scored.data, *s.model, s.scored.which);

@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/evaluate.h"
+#include "core/memory_plan.h"
 #include "core/summary.h"
 #include "core/threads.h"
 #include "launch/cli/commands.h"
@@ -20,14 +21,20 @@
 
 namespace lockstep::cli {
 
-
 int run_summary(const Args& args, Runtime& runtime) {
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
-  Model model = located(file, [&]() -> Model { return Model(config.model(), config.seed()); });
+  // Nothing is allocated: the summary of a model too big for this machine
+  // says how big it is instead of failing.
+  const Model model = located(file, [&]() -> Model { return Model(config.model(), Model::Unallocated{}); });
+  const int world = runtime.world().size();
+  const int slots = optimizer_slots(file);
+  const MemoryPlan plan = located(file, [&] { return plan_memory(model, local_rows(config, world), slots, "model"); });
   if (runtime.world().rank() == 0) {
     std::fputs(model_summary(model).c_str(), stdout);
-    const int ranks = runtime.world().size() > 1 ? runtime.world().size() : 0;
+    std::fputs(memory_summary(plan, memory_available(), runtime.local_size(), batch_description(config, world)).c_str(),
+               stdout);
+    const int ranks = world > 1 ? world : 0;
     std::fputs(batch_statistics_summary(model, config.distributed().sync_batch_norm(), ranks).c_str(), stdout);
     std::printf("BLAS: %s\n", blas_description().c_str());
   }

@@ -2,12 +2,16 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
+#include "core/memory_plan.h"
+#include "core/optim/optimizer.h"
 #include "core/threads.h"
 #include "train.pb.h"
 
@@ -56,6 +60,36 @@ Data load_data(const ConfigFile& file, Communicator& world, bool need_train) {
   });
   (void)need_train;
   return d;
+}
+
+int64_t local_rows(const TrainConfig& config, int ranks) {
+  const int64_t n = std::max(1, ranks);
+  return std::max<int64_t>(1, (int64_t{config.batch_size()} + n - 1) / n);
+}
+
+std::string batch_description(const TrainConfig& config, int ranks) {
+  return "batch_size " + std::to_string(config.batch_size()) +
+         (ranks > 1 ? " over " + std::to_string(ranks) + " ranks" : "");
+}
+
+int optimizer_slots(const ConfigFile& file) {
+  return located(file, [&] {
+    return static_cast<int>(make_optimizer(file.config().optimizer(), "optimizer")->slot_names().size());
+  });
+}
+
+std::unique_ptr<Model> build_model(const ConfigFile& file, const ModelSpec& spec, uint64_t seed, int64_t rows,
+                                   int slots, const std::string& batch_field, Runtime& runtime) {
+  return located(file, [&] {
+    auto model = std::make_unique<Model>(spec, Model::Unallocated{}, "model");
+    const MemoryPlan plan = plan_memory(*model, rows, slots, "model");
+    const std::string batch = batch_field.empty() ? std::to_string(rows) + "-row batches"
+                                                  : batch_description(file.config(), runtime.world().size());
+    if (const std::optional<MemoryAvailable> available = memory_available())
+      check_memory(plan, *available, runtime.local_size(), batch, batch_field);
+    model->allocate(seed);
+    return model;
+  });
 }
 
 void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field) {

@@ -34,6 +34,22 @@ struct Data {
 };
 Data load_data(const ConfigFile& file, Communicator& world, bool need_train);
 
+// Batch rows each rank runs: the global batch_size split over `ranks`,
+// rounded up (as Training does).
+int64_t local_rows(const TrainConfig& config, int ranks);
+// "batch_size 64" or "batch_size 64 over 4 ranks", for messages.
+std::string batch_description(const TrainConfig& config, int ranks);
+// Floats per trainable parameter the config's optimizer keeps.
+int optimizer_slots(const ConfigFile& file);
+
+// The model of `spec`, its memory planned for `rows` rows per rank (with
+// `slots` optimizer slots) before anything is allocated and refused (exit
+// status 2, located in the config) when the ranks on this node cannot all
+// fit; then allocated and initialised from `seed`. `batch_field` is the
+// config field the batch comes from ("" when the command picks the rows).
+std::unique_ptr<Model> build_model(const ConfigFile& file, const ModelSpec& spec, uint64_t seed, int64_t rows,
+                                   int slots, const std::string& batch_field, Runtime& runtime);
+
 // Checks that the data fits the model's input shape.
 void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field);
 

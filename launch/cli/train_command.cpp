@@ -145,8 +145,11 @@ int run_train(const Args& args, Runtime& runtime) {
   world.set_timeout_seconds(config.distributed().collective_timeout_seconds());
   set_rank_threads(config, runtime);
 
+  // The model's memory is checked before anything big is allocated, data
+  // included: a run that cannot fit is refused in a second, not after loading.
+  auto model = build_model(file, config.model(), config.seed(), local_rows(config, world.size()),
+                           optimizer_slots(file), "batch_size", runtime);
   Data data = load_data(file, world, true);
-  auto model = located(file, [&] { return std::make_unique<Model>(config.model(), config.seed()); });
   check_data_fits(file, data.train, *model, "data");
   if (data.validation) check_data_fits(file, *data.validation, *model, "validation data");
   Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
