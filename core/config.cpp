@@ -7,14 +7,17 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/protobuf_log.h"
+#include "core/regular_file.h"
 #include "core/random.h"
 
 namespace lockstep {
@@ -36,12 +39,13 @@ class CollectFirstError : public pb::io::ErrorCollector {
   std::string message_;
 };
 
+// No config is this big; a larger file was given by mistake.
+constexpr int64_t kMaxConfigBytes = int64_t{64} << 20;
+
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error(path, std::string("cannot open config: ") + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  // A directory would read as an empty config ("model: missing"), a FIFO
+  // would block forever: both are refused, saying so (core/regular_file.h).
+  return read_regular_file(path, kMaxConfigBytes, "cannot open config");
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -54,24 +58,35 @@ struct PathToken {
   int index = -1;
 };
 
+// An index as written between [ ] or after a dot: decimal digits only (no
+// sign, no spaces), at most 9 of them so it fits an int.
+int parse_index(const std::string& text, const std::string& path, const std::string& where) {
+  const bool digits = !text.empty() && text.size() <= 9 &&
+                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) throw_input_error(where, "index '" + text + "' in '" + path + "' is not a number (0, 1, 2, ...)");
+  return std::atoi(text.c_str());
+}
+
 std::vector<PathToken> split_path(const std::string& path, const std::string& where) {
   std::vector<PathToken> tokens;
   std::string part;
   std::istringstream in(path);
   while (std::getline(in, part, '.')) {
     if (part.empty()) throw_input_error(where, "empty field name in '" + path + "'");
-    std::string name = part.substr(0, part.find('['));
+    const size_t bracket = part.find('[');
+    std::string name = part.substr(0, bracket);
     if (!name.empty()) {
-      if (std::isdigit(static_cast<unsigned char>(name[0]))) {
-        tokens.push_back({"", std::atoi(name.c_str())});
-      } else {
-        tokens.push_back({name, -1});
-      }
+      if (std::isdigit(static_cast<unsigned char>(name[0]))) tokens.push_back({"", parse_index(name, path, where)});
+      else tokens.push_back({name, -1});
     }
-    for (size_t open = part.find('['); open != std::string::npos; open = part.find('[', open + 1)) {
+    for (size_t open = bracket; open != std::string::npos;) {
       const size_t close = part.find(']', open);
       if (close == std::string::npos) throw_input_error(where, "missing ']' in '" + path + "'");
-      tokens.push_back({"", std::atoi(part.substr(open + 1, close - open - 1).c_str())});
+      tokens.push_back({"", parse_index(part.substr(open + 1, close - open - 1), path, where)});
+      // Only another [index] may follow a ']' inside one dotted part.
+      if (close + 1 < part.size() && part[close + 1] != '[')
+        throw_input_error(where, "unexpected '" + part.substr(close + 1) + "' after ']' in '" + path + "'");
+      open = close + 1 < part.size() ? close + 1 : std::string::npos;
     }
   }
   return tokens;
@@ -91,10 +106,39 @@ double parse_number(const std::string& text, const std::string& where) {
   return v;
 }
 
-int64_t parse_integer(const std::string& text, const std::string& where) {
+// An integer for field `f`, in the range of its type: a value that does not
+// fit is an error, never wrapped around (4294967328 is not 32). Decimal
+// digits are exact up to 2^64; "1e6" is accepted as a whole number.
+template <typename T>
+T parse_integer(const std::string& text, const pb::FieldDescriptor* f, const std::string& where) {
+  using Limits = std::numeric_limits<T>;
+  __int128 v = 0;
+  const char* p = text.c_str();
+  const bool negative = *p == '-';
+  if (*p == '-' || *p == '+') ++p;
+  bool digits = *p != '\0';
+  for (const char* q = p; *q && digits; ++q) {
+    digits = *q >= '0' && *q <= '9';
+    if (digits && v < (__int128{1} << 100)) v = v * 10 + (*q - '0');
+  }
+  if (!digits) {  // exponent form, or not a number at all
+    const double d = parse_number(text, where);
+    if (d != std::floor(d)) throw_input_error(where, "'" + text + "' is not an integer");
+    v = std::fabs(d) < 1e30 ? static_cast<__int128>(std::fabs(d)) : (__int128{1} << 100);
+  }
+  if (negative) v = -v;
+  if (v < static_cast<__int128>(Limits::min()) || v > static_cast<__int128>(Limits::max()))
+    throw_input_error(where, text + " is out of range for " + f->name() + " (" + f->cpp_type_name() + ": " +
+                                 std::to_string(Limits::min()) + " to " + std::to_string(Limits::max()) + ")");
+  return static_cast<T>(v);
+}
+
+// A double would round 1e300 to an infinite float: out of range instead.
+float parse_float(const std::string& text, const pb::FieldDescriptor* f, const std::string& where) {
   const double v = parse_number(text, where);
-  if (v != std::floor(v) || std::fabs(v) > 9.2e18) throw_input_error(where, "'" + text + "' is not an integer");
-  return static_cast<int64_t>(v);
+  if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max())
+    throw_input_error(where, text + " is out of range for " + f->name() + " (float: at most 3.4e38 in magnitude)");
+  return static_cast<float>(v);
 }
 
 // Sets one scalar (index -1: singular field; otherwise a repeated element,
@@ -116,11 +160,11 @@ void set_scalar(pb::Message* msg, const pb::FieldDescriptor* f, int index, const
     else r->SetRepeated##Name(msg, f, index, v);                            \
     break;                                                                  \
   }
-    LOCKSTEP_SET(CPPTYPE_INT32, Int32, static_cast<int32_t>(parse_integer(value, where)))
-    LOCKSTEP_SET(CPPTYPE_INT64, Int64, parse_integer(value, where))
-    LOCKSTEP_SET(CPPTYPE_UINT32, UInt32, static_cast<uint32_t>(parse_integer(value, where)))
-    LOCKSTEP_SET(CPPTYPE_UINT64, UInt64, static_cast<uint64_t>(parse_integer(value, where)))
-    LOCKSTEP_SET(CPPTYPE_FLOAT, Float, static_cast<float>(parse_number(value, where)))
+    LOCKSTEP_SET(CPPTYPE_INT32, Int32, parse_integer<int32_t>(value, f, where))
+    LOCKSTEP_SET(CPPTYPE_INT64, Int64, parse_integer<int64_t>(value, f, where))
+    LOCKSTEP_SET(CPPTYPE_UINT32, UInt32, parse_integer<uint32_t>(value, f, where))
+    LOCKSTEP_SET(CPPTYPE_UINT64, UInt64, parse_integer<uint64_t>(value, f, where))
+    LOCKSTEP_SET(CPPTYPE_FLOAT, Float, parse_float(value, f, where))
     LOCKSTEP_SET(CPPTYPE_DOUBLE, Double, parse_number(value, where))
     LOCKSTEP_SET(CPPTYPE_STRING, String, value)
 #undef LOCKSTEP_SET
@@ -151,6 +195,66 @@ void set_scalar(pb::Message* msg, const pb::FieldDescriptor* f, int index, const
   }
 }
 
+// Protobuf names the message type that has no such field; the user wants to
+// know what fits: "... has no field named "lr" (known: learning_rate, ...)".
+std::string with_known_fields(const std::string& what) {
+  if (what.find("has no field named") == std::string::npos) return what;
+  const size_t q = what.find('"');
+  const size_t q2 = q == std::string::npos ? q : what.find('"', q + 1);
+  if (q2 == std::string::npos) return what;
+  const pb::Descriptor* d = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(what.substr(q + 1, q2 - q - 1));
+  return d ? what + " (known: " + known_fields(d) + ")" : what;
+}
+
+// ":line:column" of byte `offset` of `text` (1-based, columns in bytes).
+std::string position_of(const std::string& text, size_t offset) {
+  offset = std::min(offset, text.size());
+  const size_t line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
+  const size_t newline = text.rfind('\n', offset == 0 ? std::string::npos : offset - 1);
+  const size_t column = offset - (newline == std::string::npos || offset == 0 ? 0 : newline + 1) + 1;
+  return ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+struct JsonError {
+  std::string position;  // ":line:column", or "" when unknown
+  std::string message;   // one line
+};
+
+// Protobuf's JSON parser reports a syntax error as three lines: the message,
+// up to 40 characters of the text around the error, and a caret under the
+// spot. The snippet is found in the text to give a line and column instead.
+// Other errors ("(model) layerz: Cannot find field.") name a key: its first
+// occurrence, quoted, is the position.
+JsonError json_error(const std::string& text, const std::string& status) {
+  JsonError e;
+  const size_t first = status.find('\n'), last = status.rfind('\n');
+  e.message = status.substr(0, first);
+  if (first != std::string::npos && last > first && status.find_first_not_of(' ', last + 1) != std::string::npos &&
+      status[status.find_first_not_of(' ', last + 1)] == '^') {
+    const std::string snippet = status.substr(first + 1, last - first - 1);
+    const size_t caret = status.find('^', last) - last - 1;
+    // An empty snippet: the parser stands at the end of its input.
+    const size_t at = snippet.empty() ? text.size() : text.find(snippet);
+    if (at != std::string::npos) e.position = position_of(text, at + caret);
+    return e;
+  }
+  // "(path) key: what" names the key; "(a.b[0].key): what" ends with it.
+  const size_t close = e.message.find(')'), colon = e.message.find(':', close == std::string::npos ? 0 : close);
+  if (e.message.rfind('(', 0) == 0 && close != std::string::npos && colon != std::string::npos) {
+    std::string key = e.message.substr(close + 1, colon - close - 1);
+    if (key.find_first_not_of(' ') == std::string::npos) {
+      key = e.message.substr(1, close - 1);
+      key = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+      key = key.substr(0, key.find('['));
+    }
+    key = key.substr(key.find_first_not_of(' ') == std::string::npos ? 0 : key.find_first_not_of(' '));
+    const size_t at = key.empty() ? std::string::npos : text.find("\"" + key + "\"");
+    if (at != std::string::npos) e.position = position_of(text, at);
+  }
+  for (char& ch : e.message) ch = ch == '\n' ? ' ' : ch;
+  return e;
+}
+
 }  // namespace
 
 ConfigFile::ConfigFile() : locations_(std::make_unique<Locations>()) {}
@@ -170,31 +274,50 @@ ConfigFile ConfigFile::load(const std::string& path) {
   c.path_ = path;
   const std::string text = read_text_file(path);
   if (ends_with(path, ".json")) {
+    ProtobufLogCapture log;
     pb::util::JsonParseOptions options;
     const auto status = pb::util::JsonStringToMessage(text, &c.config_, options);
-    if (!status.ok()) throw_input_error(path, "invalid JSON config: " + std::string(status.message()));
+    if (!status.ok()) {
+      const JsonError e = json_error(text, std::string(status.message()));
+      throw_input_error(path + e.position, "invalid JSON config: " + e.message);
+    }
     return c;
   }
+  ProtobufLogCapture log;  // nothing of protobuf's own reaches stderr
   pb::TextFormat::Parser parser;
   CollectFirstError errors;
   parser.RecordErrorsTo(&errors);
   parser.WriteLocationsTo(&c.locations_->tree);
   if (!parser.ParseFromString(text, &c.config_)) {
-    std::string what = errors.message_;
-    if (what.find("has no field named") != std::string::npos) {
-      // Protobuf names the message type; the user wants to know what fits.
-      const size_t q = what.find('"');
-      const size_t q2 = q == std::string::npos ? q : what.find('"', q + 1);
-      if (q2 != std::string::npos) {
-        const pb::Descriptor* d =
-            pb::DescriptorPool::generated_pool()->FindMessageTypeByName(what.substr(q + 1, q2 - q - 1));
-        if (d) what += " (known: " + known_fields(d) + ")";
-      }
-    }
-    throw_input_error(path + ":" + std::to_string(errors.line_ + 1) + ":" + std::to_string(errors.column_ + 1), what);
+    const std::string what = errors.has_error ? with_known_fields(errors.message_) : log.text();
+    throw_input_error(path + ":" + std::to_string(errors.line_ + 1) + ":" + std::to_string(errors.column_ + 1),
+                      what.empty() ? "not a valid TrainConfig in text format" : what);
   }
   return c;
 }
+
+namespace {
+
+// The text-format value of a --set message field, errors in one line with
+// their column in the value as given (`braced`: its outer { } were removed).
+void parse_message_value(const std::string& value, bool braced, pb::Message* child, const std::string& where) {
+  const std::string text = braced ? value.substr(1, value.size() - 2) : value;
+  ProtobufLogCapture log;
+  pb::TextFormat::Parser parser;
+  CollectFirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (parser.ParseFromString(text, child)) return;
+  const std::string type = child->GetDescriptor()->name();
+  if (!errors.has_error)
+    throw_input_error(where, "'" + value + "' is not a valid " + type + " in text format" +
+                                 (log.text().empty() ? "" : ": " + log.text()));
+  const int column = errors.column_ + 1 + (braced ? 1 : 0);
+  throw_input_error(where, "'" + value + "' is not a valid " + type + " in text format: " +
+                               (errors.line_ > 0 ? "line " + std::to_string(errors.line_ + 1) + ", " : "") +
+                               "column " + std::to_string(column) + ": " + with_known_fields(errors.message_));
+}
+
+}  // namespace
 
 void ConfigFile::apply_override(const std::string& assignment) {
   const size_t eq = assignment.find('=');
@@ -238,8 +361,7 @@ void ConfigFile::apply_override(const std::string& assignment) {
         if (text.size() >= 2 && text.front() == '{' && text.back() == '}') text = text.substr(1, text.size() - 2);
         if (!child) child = r->AddMessage(msg, f);
         child->Clear();
-        if (!pb::TextFormat::ParseFromString(text, child))
-          throw_input_error(where, "'" + value + "' is not a valid " + f->message_type()->name() + " in text format");
+        parse_message_value(value, text != value, child, where);
       }
       msg = child;
       continue;

@@ -8,6 +8,7 @@
 
 #include "core/blas_kernels.h"
 #include "core/error.h"
+#include "core/protobuf_log.h"
 #include "distributed/runtime.h"
 #include "launch/cli/args.h"
 #include "launch/cli/commands.h"
@@ -103,6 +104,7 @@ int dispatch(const cli::Args& args, Runtime& runtime) {
 
 int main(int argc, char** argv) {
   select_blas_kernels(argv);  // may re-execute: before anything else, MPI included
+  install_protobuf_log_handler();  // protobuf's own messages: one line each, or folded into errors
   cli::Args args;
   try {
     args = cli::parse_args(argc, argv);

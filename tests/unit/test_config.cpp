@@ -3,6 +3,7 @@
 // validation and the config hash ranks compare.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -152,7 +153,7 @@ TEST_F(ConfigFileTest, JsonParses) {
   EXPECT_EQ(t.batch_size(), 8);
 
   const std::string bad = dir_.write("bad.json", R"({"epochs": "many"})");
-  expect_input_error([&] { ConfigFile::load(bad); }, bad, {"invalid JSON config"});
+  expect_input_error([&] { ConfigFile::load(bad); }, bad + ":1:2", {"invalid JSON config", "(epochs)", "many"});
 }
 
 TEST_F(ConfigFileTest, OverridesByDottedPath) {
@@ -208,6 +209,89 @@ TEST_F(ConfigFileTest, OverrideErrors) {
   // Nothing was changed by the failed overrides.
   EXPECT_EQ(c.config().epochs(), 3);
   EXPECT_EQ(c.config().model().layers_size(), 5);
+}
+
+// Integers from --set are checked against their field's type: a value that
+// does not fit is an error, never wrapped around (4294967328 is not 32).
+TEST_F(ConfigFileTest, OverrideIntegersAreRangeChecked) {
+  ConfigFile c = load_good();
+  expect_input_error([&] { c.apply_override("batch_size=4294967328"); }, "--set batch_size=4294967328",
+                     {"4294967328 is out of range for batch_size (int32: -2147483648 to 2147483647)"});
+  expect_input_error([&] { c.apply_override("epochs=4294967297"); }, "--set epochs=4294967297", {"out of range"});
+  expect_input_error([&] { c.apply_override("epochs=-2147483649"); }, "--set epochs=-2147483649", {"out of range"});
+  expect_input_error([&] { c.apply_override("epochs=1e10"); }, "--set epochs=1e10", {"out of range"});
+  expect_input_error([&] { c.apply_override("epochs=99999999999999999999999999999999999999999"); },
+                     "--set epochs=99999999999999999999999999999999999999999", {"out of range"});
+  expect_input_error([&] { c.apply_override("seed=-1"); }, "--set seed=-1",
+                     {"out of range for seed (uint64: 0 to 18446744073709551615)"});
+  expect_input_error([&] { c.apply_override("max_steps=9223372036854775808"); }, "--set max_steps=9223372036854775808",
+                     {"out of range for max_steps (int64"});
+  expect_input_error([&] { c.apply_override("optimizer.adam.learning_rate=1e39"); },
+                     "--set optimizer.adam.learning_rate=1e39", {"out of range for learning_rate (float"});
+  EXPECT_EQ(c.config().epochs(), 3);
+  // Exact at the edges, where a double would round.
+  c.apply_override("seed=18446744073709551615");
+  EXPECT_EQ(c.config().seed(), UINT64_MAX);
+  c.apply_override("max_steps=9223372036854775807");
+  EXPECT_EQ(c.config().max_steps(), INT64_MAX);
+  c.apply_override("epochs=-2147483648");
+  EXPECT_EQ(c.config().epochs(), INT32_MIN);
+  c.apply_override("epochs=1e3");
+  EXPECT_EQ(c.config().epochs(), 1000);
+  c.apply_override("epochs=+7");
+  EXPECT_EQ(c.config().epochs(), 7);
+}
+
+TEST_F(ConfigFileTest, OverrideIndicesMustBeNumbers) {
+  ConfigFile c = load_good();
+  for (const char* bad : {"model.layers[x].dense.units=3", "model.layers[-1].dense.units=3",
+                          "model.layers[].dense.units=3", "model.layers[0x1].dense.units=3",
+                          "model.layers[ 0].dense.units=3", "model.layers.0x.dense.units=3",
+                          "model.layers[9999999999].dense.units=3"})
+    expect_input_error([&] { c.apply_override(bad); }, std::string("--set ") + bad, {"is not a number"});
+  expect_input_error([&] { c.apply_override("model.layers[0]x.dense.units=3"); }, "--set model.layers[0]x.dense.units=3",
+                     {"unexpected 'x' after ']'"});
+  EXPECT_EQ(c.config().model().layers(0).dense().units(), 8);
+}
+
+// Protobuf's own text ("[libprotobuf ERROR ...]") never reaches stderr: the
+// parser's message becomes part of lockstep's one error line.
+TEST_F(ConfigFileTest, MessageValueErrorsAreOneLineWithTheColumn) {
+  ConfigFile c = load_good();
+  testing::internal::CaptureStderr();
+  const Error e = expect_input_error([&] { c.apply_override("optimizer={adam{lr:1}}"); }, "--set optimizer={adam{lr:1}}",
+                                     {"'{adam{lr:1}}' is not a valid OptimizerSpec in text format: column 9: ",
+                                      "has no field named \"lr\"", "known: learning_rate"});
+  expect_input_error([&] { c.apply_override("optimizer=adam{"); }, "--set optimizer=adam{",
+                     {"is not a valid OptimizerSpec in text format: column"});
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+}
+
+TEST_F(ConfigFileTest, JsonSyntaxErrorsGiveLineAndColumnOnOneLine) {
+  testing::internal::CaptureStderr();
+  const std::string comma = dir_.write("comma.json", "{\"model\": {\"input_shape\": [3],, }}");
+  const Error e = expect_input_error([&] { ConfigFile::load(comma); }, comma + ":1:31",
+                                     {"invalid JSON config: Expected an object key or }."});
+  EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+  const std::string pair = dir_.write("pair.json", "{\"model\": {\"input_shape\": [3]}\n \"epochs\": 2}");
+  expect_input_error([&] { ConfigFile::load(pair); }, pair + ":2:2", {"Expected , or } after key:value pair."});
+  const std::string key = dir_.write("key.json", "{\n  \"model\": {\"input_shape\": [3], \"layerz\": []}}");
+  expect_input_error([&] { ConfigFile::load(key); }, key + ":2:33", {"(model) layerz: Cannot find field."});
+  const std::string cut = dir_.write("cut.json", "{\"model\": ");
+  const Error e2 = expect_input_error([&] { ConfigFile::load(cut); }, cut + ":1:11", {"invalid JSON config"});
+  EXPECT_EQ(e2.message().find('\n'), std::string::npos) << e2.message();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+TEST_F(ConfigFileTest, NonRegularFilesAreRefusedBeforeOpening) {
+  const std::string folder = dir_.write("", "");  // the folder itself
+  expect_input_error([&] { ConfigFile::load(folder); }, folder,
+                     {"cannot open config: is a directory, not a regular file"});
+  const std::string fifo = folder + "fifo.pbtxt";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_input_error([&] { ConfigFile::load(fifo); }, fifo, {"cannot open config: is a FIFO (named pipe), not a regular file"});
+  expect_input_error([&] { ConfigFile::load("/dev/zero"); }, "/dev/zero", {"is a character device, not a regular file"});
 }
 
 TEST_F(ConfigFileTest, LocateGivesTheLineOfAField) {
