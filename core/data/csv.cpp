@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "core/data/readers.h"
+#include "core/checked_size.h"
 #include "core/error.h"
+#include "core/memory_plan.h"
 #include "train.pb.h"
 
 namespace lockstep {
@@ -34,10 +36,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// No CSV line of numbers is this long (a million columns of 60 characters
+// each); a longer one is a binary file, or a file without line breaks.
+constexpr size_t kMaxLineBytes = size_t{64} << 20;
+
 // Non-blank lines with their 1-based numbers, line endings removed.
 class Lines {
  public:
-  explicit Lines(std::string_view text) : text_(text) {}
+  Lines(std::string_view text, const std::string& path) : text_(text), path_(&path) {}
   bool next(std::string_view& line, int64_t& number) {
     while (pos_ < text_.size()) {
       const char* start = text_.data() + pos_;
@@ -45,6 +51,9 @@ class Lines {
       const size_t len = nl ? static_cast<const char*>(nl) - start : text_.size() - pos_;
       pos_ += len + 1;
       ++number_;
+      if (len > kMaxLineBytes)
+        throw_input_error(*path_ + ":" + std::to_string(number_),
+                          "line longer than 64 MiB (" + std::to_string(len) + " bytes): not a CSV text file");
       line = std::string_view(start, len);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (!trim(line).empty()) {
@@ -57,6 +66,7 @@ class Lines {
 
  private:
   std::string_view text_;
+  const std::string* path_;
   size_t pos_ = 0;
   int64_t number_ = 0;
 };
@@ -152,7 +162,9 @@ struct Layout {
 };
 
 // Works out the label columns from the spec and the first line's width.
-Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns) {
+// What the line holds is the file's fault: those errors name the file and
+// line (`first`), and the setting they conflict with.
+Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns, const Pos& first) {
   Layout l;
   l.columns = columns;
   l.encoding = spec.label_encoding();
@@ -162,10 +174,11 @@ Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns) 
     throw_input_error(at + "classes", "ONE_HOT labels need `classes` (the number of label columns) > 0");
   if (l.encoding != CsvData::INTEGER) l.label_width = l.classes > 0 ? l.classes : 1;
   l.label_column = spec.label_column() < 0 ? columns + spec.label_column() : spec.label_column();
+  const std::string setting = " (" + at + "label_column: " + std::to_string(spec.label_column()) + ")";
   if (l.label_column < 0 || l.label_column + l.label_width > columns)
-    throw_input_error(at + "label_column", "label column " + std::to_string(spec.label_column()) + " (" +
-                                               std::to_string(l.label_width) + " wide) does not fit in " +
-                                               std::to_string(columns) + " columns");
+    throw_input_error(first.str(), "the label (" + std::to_string(l.label_width) + " column" +
+                                       (l.label_width == 1 ? "" : "s") + " wide) does not fit in the line's " +
+                                       std::to_string(columns) + " column" + (columns == 1 ? "" : "s") + setting);
   if (spec.has_sample_weight_column()) {
     const int64_t w = spec.sample_weight_column();
     l.weight_column = w < 0 ? columns + w : w;
@@ -175,7 +188,9 @@ Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns) 
     if (l.weight_column >= l.label_column && l.weight_column < l.label_column + l.label_width)
       throw_input_error(at + "sample_weight_column", "column " + std::to_string(w) + " is the label's");
   }
-  if (l.features() < 1) throw_input_error(at + "label_column", "no feature columns left besides the label");
+  if (l.features() < 1)
+    throw_input_error(first.str(), "no feature columns besides the label in the line's " + std::to_string(columns) +
+                                       " column" + (columns == 1 ? "" : "s") + setting);
   return l;
 }
 
@@ -217,6 +232,24 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
                                        std::to_string(column + 1));
 }
 
+// A CSV file is text: a control byte (NUL, ESC, ...) anywhere means a binary
+// file was given. Said with the file's name and position, rather than as a
+// puzzling layout or number error later. One branch-light pass.
+void check_text(std::string_view body, const std::string& path) {
+  auto is_control = [](unsigned char c) { return (c < ' ' && (c < '\t' || c > '\r')) || c == 127; };
+  size_t bad = 0;
+  while (bad < body.size() && !is_control(static_cast<unsigned char>(body[bad]))) ++bad;
+  if (bad == body.size()) return;
+  const std::string_view before = body.substr(0, bad);
+  const int64_t line = std::count(before.begin(), before.end(), '\n') + 1;
+  const size_t newline = before.rfind('\n');
+  const size_t column = bad - (newline == std::string_view::npos ? 0 : newline + 1) + 1;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(body[bad]));
+  throw_input_error(path + ":" + std::to_string(line),
+                    "not a CSV text file: control byte " + std::string(byte) + " at column " + std::to_string(column));
+}
+
 bool any_not_number(std::string_view line, char delim) {
   float v;
   for (size_t start = 0, end = 0; end != std::string_view::npos; start = end + 1) {
@@ -237,16 +270,18 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
     throw_input_error(at + "delimiter", "must be one character, got '" + spec.delimiter() + "'");
   const std::string& path = spec.path();
   const char delim = spec.delimiter()[0];
+  check_allocation(static_cast<uint64_t>(file_size(path)), path, "reading this CSV file");
   const std::string text = read_file(path);
   std::string_view body(text);
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte-order mark (Excel)
+  check_text(body, path);
 
-  Lines lines(body);
+  Lines lines(body, path);
   std::string_view line;
   int64_t number = 0;
   if (!lines.next(line, number)) throw_input_error(path, "no samples (the file is empty)");
   const bool header = spec.header() == CsvData::YES || (spec.header() == CsvData::AUTO && any_not_number(line, delim));
-  Layout layout = make_layout(spec, at, count_fields(line, delim));
+  Layout layout = make_layout(spec, at, count_fields(line, delim), Pos{path, number});
   layout.mismatch = header ? "(as in the header)" : "(as in line " + std::to_string(number) + ")";
 
   // Pass 1: count the data rows.
@@ -256,6 +291,9 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
 
   const auto [begin, end] = window.range(rows);
   const int64_t wanted = window.limited(rows);
+  check_allocation(rows_bytes(end - begin, layout.columns, sizeof(float), path), path,
+                   "converting " + std::to_string(end - begin) + " rows of " + std::to_string(layout.columns) +
+                       " columns to floats");
   // With several shards, every shard scans the labels of all rows so that
   // an inferred number of classes is the same everywhere.
   const bool scan_labels = layout.encoding == CsvData::INTEGER && layout.classes == 0 && window.shard_count > 1;
@@ -273,7 +311,7 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
   if (layout.weight_column >= 0) d.weights.resize(static_cast<size_t>(d.num_samples));
 
   // Pass 2: parse this part's rows.
-  Lines reader(body);
+  Lines reader(body, path);
   if (header) reader.next(line, number);
   float max_label = 0;
   for (int64_t row = 0; row < (scan_labels ? wanted : end) && reader.next(line, number); ++row) {

@@ -3,19 +3,19 @@
 // shared helpers (file access, element conversion) live here too.
 #include "core/data/dataset.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <type_traits>
 
 #include "core/data/readers.h"
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "train.pb.h"
 
 namespace lockstep {
@@ -28,28 +28,13 @@ std::pair<int64_t, int64_t> Window::range(int64_t total) const {
   return {begin, begin + base + (shard_index < extra ? 1 : 0)};
 }
 
-int64_t file_size(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw_input_error(path, "cannot open: is a directory, expected a file");
-  return static_cast<int64_t>(st.st_size);
-}
+// Directories, FIFOs and devices are refused before they are opened: a FIFO
+// with no writer would block the open forever, /dev/zero would stream until
+// memory runs out.
+int64_t file_size(const std::string& path) { return regular_file_size(path, "cannot open"); }
 
 std::string read_file(const std::string& path) {
-  const int64_t expected = file_size(path);  // names the path in errors, rejects folders
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
-  // Read until EOF rather than trusting the size: the file may be a pipe or grow.
-  std::string text(static_cast<size_t>(expected) + 1, '\0');
-  size_t used = 0;
-  for (;;) {
-    used += std::fread(&text[used], 1, text.size() - used, file.get());
-    if (used < text.size()) break;
-    text.resize(text.size() * 2);
-  }
-  if (std::ferror(file.get())) throw_input_error(path, std::string("read failed: ") + std::strerror(errno));
-  text.resize(used);
-  return text;
+  return read_regular_file(path, std::numeric_limits<int64_t>::max(), "cannot open");
 }
 
 namespace {

@@ -52,11 +52,12 @@ struct Affine {
 Dataset read_idx(const IdxData& spec, const std::string& field, const Window& window, const Affine& features = {});
 Dataset read_npy(const NpyData& spec, const std::string& field, const Window& window, const Affine& features = {});
 
-// The whole file; errors name the path ("cannot open: No such file or directory").
+// The whole file; errors name the path ("cannot open: No such file or
+// directory", "cannot open: is a FIFO (named pipe), not a regular file").
 std::string read_file(const std::string& path);
 
 // Size of a regular file; an error naming the path if it cannot be opened or
-// is not a regular file.
+// is not a regular file (core/regular_file.h).
 int64_t file_size(const std::string& path);
 
 // An element type of IDX and NPY files.

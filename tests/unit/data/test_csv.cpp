@@ -1,5 +1,7 @@
 // CSV loading: header detection, label columns and encodings, tolerated
 // formatting, and every kind of bad input.
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -140,15 +142,43 @@ TEST_F(DataCsv, BadLabels) {
   expect_error("1,2,0\n1,2,1.5\n", "", "data.csv:2", "label '1.5' is not a class index");
   expect_error("1,2,0\n1,2,-1\n", "", "data.csv:2", "label '-1' is not a class index");
   expect_error("1,2,0\n1,2,7\n", "classes: 2", "data.csv:2", "label 7 out of range [0, 2)");
-  expect_error("1,2,0\n", "label_column: 3", "data.csv.label_column", "does not fit in 3 columns");
-  expect_error("1,0,1\n", "label_encoding: ONE_HOT classes: 3", "data.csv.label_column", "does not fit");
-  expect_error("1\n", "", "data.csv.label_column", "no feature columns");
+  // The file's first line decides the layout: the file is named, and the
+  // setting it conflicts with.
+  expect_error("1,2,0\n", "label_column: 3", "data.csv:1",
+               "does not fit in the line's 3 columns (data.csv.label_column: 3)");
+  expect_error("1,0,1\n", "label_encoding: ONE_HOT classes: 3", "data.csv:1", "does not fit");
+  expect_error("\n1\n", "", "data.csv:2", "no feature columns besides the label in the line's 1 column");
+}
+
+TEST_F(DataCsv, BinaryFilesAreBlamedOnTheFile) {
+  expect_error(std::string("1,2,0\n3,\0,1\n", 12), "", "data.csv:2", "not a CSV text file: control byte 0x00 at column 3");
+  expect_error("\x89PNG\r\n\x1a\n", "", "data.csv:2", "not a CSV text file: control byte 0x1A at column 1");
+  std::string random;
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 4096; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    random += static_cast<char>(x & 0xFF);
+  }
+  expect_error(random, "", "data.csv:", "not a CSV text file");
+}
+
+TEST_F(DataCsv, LinesLongerThan64MiBAreRefused) {
+  std::string line(size_t{64} << 20, '1');
+  line += "1,0\n";
+  expect_error("1,0\n" + line, "header: NO", "data.csv:2", "line longer than 64 MiB");
 }
 
 TEST_F(DataCsv, FileProblems) {
   expect_input_error([&] { load("csv { path: '" + dir_.path("missing.csv") + "' }"); }, "missing.csv",
                      "cannot open: No such file or directory");
-  expect_input_error([&] { load("csv { path: '" + dir_.path("") + "' }"); }, dir_.path(""), "is a directory");
+  expect_input_error([&] { load("csv { path: '" + dir_.path("") + "' }"); }, dir_.path(""),
+                     "cannot open: is a directory, not a regular file");
+  // Refused before they are opened: a FIFO with no writer would block the
+  // open forever, /dev/zero would be read until memory runs out.
+  const std::string fifo = dir_.path("fifo.csv");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_input_error([&] { load("csv { path: '" + fifo + "' }"); }, fifo, "is a FIFO (named pipe), not a regular file");
+  expect_input_error([&] { load("csv { path: '/dev/zero' }"); }, "/dev/zero", "is a character device, not a regular file");
   expect_input_error([&] { load("csv { }"); }, "data.csv.path", "no file given");
   expect_error("", "", "data.csv", "no samples");
   expect_error("\n \n", "", "data.csv", "no samples");
