@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "core/checked_size.h"
 #include "core/data/readers.h"
 #include "core/error.h"
+#include "core/memory_plan.h"
 #include "core/random.h"
 #include "train.pb.h"
 
@@ -56,6 +58,10 @@ Dataset read_synthetic(const SyntheticData& spec, const std::string& field, cons
   for (float& c : centres) c = normal(centre_rng);
 
   const auto [begin, end] = window.range(spec.samples());
+  // 2^40 values would be 4 TiB: refused up front when this machine cannot
+  // hold this part, not by "out of memory" half-way.
+  check_allocation(rows_bytes(end - begin, features + 1, sizeof(float), at + "samples"), at + "samples",
+                   std::to_string(end - begin) + " samples of " + std::to_string(features) + " features");
   Dataset d;
   d.source = "synthetic";
   d.sample_shape = {features};

@@ -60,6 +60,20 @@ expect_one_line 2 "--set batch_size: the run needs .* for batch_size 2147483647"
   "$TRAINER" train "$seed" --set batch_size=2147483647
 expect_one_line 2 "LOCKSTEP_MEMORY_AVAILABLE: 'lots' is not a number of bytes" -- \
   env LOCKSTEP_MEMORY_AVAILABLE=lots "$TRAINER" train "$seed"
+# Data sized by the config: refused before it is generated.
+expect_one_line 2 "--set data.synthetic.samples: 50000000000 samples of 14 features needs [0-9.]+ TiB .* are available" -- \
+  "$TRAINER" train "$seed" --set data.synthetic.samples=50000000000
+# Under MPI the ranks of a node share its memory; the job ends with exit 2
+# and rank 0's message.
+if [[ -n "${MPIEXEC:-}" ]]; then
+  status=0
+  timeout -s KILL 120 "$MPIEXEC" -n 2 --oversubscribe "$TRAINER" train units.pbtxt >out.txt 2>err.txt || status=$?
+  if [[ $status -ne 2 ]] || ! grep -Eq "^error: rank [01]: units.pbtxt:3: model.layers\[0\]: the run needs .* per rank \([0-9.]+ TiB for the 2 ranks on this node\)" err.txt; then
+    fail "mpiexec -n 2 train units.pbtxt -> exit $status: $(head -c 2000 err.txt)"
+  else
+    pass
+  fi
+fi
 # evaluate plans its 256-row chunks for the checkpoint's model the same way.
 "$TRAINER" train "$seed" --set epochs=1 --set run_dir=fit --set verbose=0 >/dev/null
 expect_one_line 2 "seed_mlp.pbtxt:[0-9]+: model.layers\[[0-9]+\]: the run needs .* for 256-row batches \(256 rows per rank\), but 1.0 KiB" -- \
@@ -144,6 +158,13 @@ expect_one_line 2 "/dev/zero: cannot open: is a character device, not a regular 
 mkdir -p folder.csv
 csv_config folder_csv.pbtxt folder.csv
 expect_one_line 2 "folder.csv: cannot open: is a directory, not a regular file" -- "$TRAINER" train folder_csv.pbtxt
+mkfifo images.idx
+cat >idx_fifo.pbtxt <<CFG
+model { input_shape: [28, 28, 1] layers { flatten {} } layers { dense { units: 10 activation: "softmax" } } }
+data { idx { images: "images.idx" labels: "labels.idx" } }
+run_dir: "run"
+CFG
+expect_one_line 2 "images.idx: cannot open: is a FIFO \(named pipe\), not a regular file" -- guard "$TRAINER" train idx_fifo.pbtxt
 # A random binary file is blamed on the file, with the position of the
 # first byte no CSV holds (not on data.csv.label_column).
 "$PYTHON" -c 'import random, sys; random.seed(17); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(65536)))' >random.csv
