@@ -18,8 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/checked_size.h"
 #include "core/data/readers.h"
 #include "core/error.h"
+#include "core/memory_plan.h"
 #include "train.pb.h"
 
 namespace lockstep {
@@ -173,6 +175,10 @@ Dataset read_idx(const IdxData& spec, const std::string& field, const Window& wi
 
   const auto [begin, end] = window.range(n);
   d.num_samples = end - begin;
+  // Floats take up to 4 times the file's bytes (uint8 images): refused here,
+  // not by "out of memory" half-way, when this machine cannot hold them.
+  check_allocation(rows_bytes(d.num_samples, d.sample_size(), sizeof(float), spec.images()), spec.images(),
+                   "converting " + std::to_string(d.num_samples) + " samples to floats");
   d.features.resize(static_cast<size_t>(d.num_samples * d.sample_size()));
   images.read_rows(begin, end, d.features.data(), features);
 

@@ -17,8 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/checked_size.h"
 #include "core/data/readers.h"
 #include "core/error.h"
+#include "core/memory_plan.h"
 #include "train.pb.h"
 
 namespace lockstep {
@@ -240,6 +242,10 @@ Dataset read_npy(const NpyData& spec, const std::string& field, const Window& wi
   if (d.sample_size() == 0) throw_input_error(spec.features(), "samples are empty: shape " + shape_string(xs.shape));
   const auto [begin, end] = window.range(n);
   d.num_samples = end - begin;
+  // Floats take up to 4 times the file's bytes (uint8 images): refused here,
+  // not by "out of memory" half-way, when this machine cannot hold them.
+  check_allocation(rows_bytes(d.num_samples, d.sample_size(), sizeof(float), spec.features()), spec.features(),
+                   "converting " + std::to_string(d.num_samples) + " samples to floats");
   d.features.resize(static_cast<size_t>(d.num_samples * d.sample_size()));
   read_rows(xf.get(), spec.features(), xs, begin, end, d.features.data(), features);
 

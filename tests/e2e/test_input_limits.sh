@@ -63,6 +63,18 @@ expect_one_line 2 "LOCKSTEP_MEMORY_AVAILABLE: 'lots' is not a number of bytes" -
 # Data sized by the config: refused before it is generated.
 expect_one_line 2 "--set data.synthetic.samples: 50000000000 samples of 14 features needs [0-9.]+ TiB .* are available" -- \
   "$TRAINER" train "$seed" --set data.synthetic.samples=50000000000
+# An IDX file whose floats would not fit (a sparse 1 GB file: 4 GB as floats).
+printf '\x00\x00\x08\x03\x00\x00\x03\xe8\x00\x00\x03\xe8\x00\x00\x03\xe8' >big.idx
+truncate -s $((16 + 1000 * 1000 * 1000)) big.idx
+{ printf '\x00\x00\x08\x01\x00\x00\x03\xe8'; head -c 1000 /dev/zero; } >big_labels.idx
+cat >big_idx.pbtxt <<CFG
+model { input_shape: [1000, 1000, 1] layers { flatten {} } layers { dense { units: 10 activation: "softmax" } } }
+data { idx { images: "big.idx" labels: "big_labels.idx" } }
+batch_size: 4
+run_dir: "run"
+CFG
+expect_one_line 2 "big.idx: converting 1000 samples to floats needs 3.7 GiB \(4,000,000,000 bytes\) but 1.0 GiB .* are available \(LOCKSTEP_MEMORY_AVAILABLE\)" -- \
+  env LOCKSTEP_MEMORY_AVAILABLE=1G "$TRAINER" train big_idx.pbtxt
 # Under MPI the ranks of a node share its memory; the job ends with exit 2
 # and rank 0's message.
 if [[ -n "${MPIEXEC:-}" ]]; then
