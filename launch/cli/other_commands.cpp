@@ -17,6 +17,7 @@
 #include "core/threads.h"
 #include "launch/cli/commands.h"
 #include "launch/cli/export_onnx.h"
+#include "launch/cli/export_torch.h"
 #include "launch/cli/session.h"
 
 namespace lockstep::cli {
@@ -91,8 +92,8 @@ bool ends_with(const std::string& s, const std::string& end) {
   return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
 }
 
-// --format, or the output's extension: .onnx is ONNX, anything else
-// lockstep's own checkpoint format (as before --format existed).
+// --format, or the output's extension: .onnx is ONNX, .pt PyTorch, anything
+// else lockstep's own checkpoint format (as before --format existed).
 std::string export_format(const Args& args, const std::string& to) {
   if (!args.has("format")) return ends_with(to, ".onnx") ? "onnx" : ends_with(to, ".pt") ? "torch" : "lockstep";
   const std::string& f = args.get("format");
@@ -110,9 +111,8 @@ int run_export(const Args& args, Runtime& runtime) {
   const std::string& from = args.positional.at(0);
   const std::string& to = args.positional.at(1);
   const std::string format = export_format(args, to);
-  // PyTorch code is Python: the script rebuilds the model from the checkpoint.
-  if (format == "torch")
-    throw_input_error(to, "PyTorch export is a Python script: python3 launch/to_torch.py " + from + " " + to);
+  // PyTorch code is Python: launch/to_torch.py rebuilds the model from the checkpoint.
+  if (format == "torch") return runtime.world().rank() == 0 ? export_torch(from, to) : 0;
   const CheckpointContents ckpt = read_checkpoint(from);
   if (runtime.world().rank() != 0) return 0;
   Model model(ckpt.header.model(), ckpt.header.seed(), "model");

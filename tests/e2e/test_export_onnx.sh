@@ -137,10 +137,14 @@ done
 "$TRAINER" export mlp/final/model.pb graph.bin --format onnx >/dev/null \
   && "$PYTHON" -c "import onnx; onnx.checker.check_model(onnx.load('graph.bin'))" && pass || fail "--format onnx"
 expect_error 2 "unknown format 'keras'" -- "$TRAINER" export mlp/final/model.pb x.onnx --format keras
-expect_error 2 "launch/to_torch.py" -- "$TRAINER" export mlp/final/model.pb x.pt
 expect_error 1 "cannot write" -- "$TRAINER" export mlp/final/model.pb no/such/folder/x.onnx
 [[ ! -e no/such/folder/x.onnx.tmp ]] && pass || fail "a partial file was left"
 if ((have_torch)); then
+  # .pt (or --format torch): the trainer runs launch/to_torch.py.
+  "$TRAINER" export mlp/final/model.pb via_trainer.pt >/dev/null && cmp -s via_trainer.py torch_mlp.py \
+    && "$PYTHON" -c "import torch, via_trainer; via_trainer.build().load_state_dict(torch.load('via_trainer.pt'))" \
+    && pass || fail "trainer export to .pt"
+  expect_error 2 "mlp.onnx: not a lockstep checkpoint" -- "$TRAINER" export mlp.onnx x.bin --format torch
   expect_error 1 "missing.pb: No such file" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" missing.pb x.pt
   expect_error 2 "mlp.onnx: not a lockstep checkpoint" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" mlp.onnx x.pt
 else
