@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
+#include "core/output_file.h"
 
 namespace lockstep {
 namespace {
@@ -32,53 +33,48 @@ void append_varint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+// Errors name the checkpoint being written (not its temporary file) and the
+// OS's reason; the temporary file is removed, so the checkpoints already on
+// disk stay as they were.
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(getpid())) {
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_runtime_error(tmp_, std::string("cannot create checkpoint: ") + std::strerror(errno));
+    if (fd_ < 0) fail("cannot create the checkpoint's temporary file", errno);
   }
   ~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(tmp_.c_str());
   }
   void write(const std::string& bytes) {
-    write(bytes.data(), bytes.size(), crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+    crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+    if (!write_all(fd_, bytes.data(), bytes.size())) fail("cannot write the checkpoint", errno);
   }
   // `crc` is the CRC-32 of these bytes, already computed by the caller, so
   // tensor data is checksummed once for its record and the file together.
   void write(const char* p, size_t size, uLong crc) {
     crc_ = crc32_combine(crc_, crc, static_cast<z_off_t>(size));
-    size_t left = size;
-    while (left > 0) {
-      const ssize_t n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw_runtime_error(tmp_, std::string("write failed: ") + std::strerror(errno));
-      p += n, left -= static_cast<size_t>(n);
-    }
+    if (!write_all(fd_, p, size)) fail("cannot write the checkpoint", errno);
   }
   uLong crc() const { return crc_; }
-  // fsync, rename over the target, fsync the folder so the rename survives.
+  // fsync, close, rename over the target, fsync the folder so the rename survives.
   void commit() {
-    if (::fsync(fd_) != 0) throw_runtime_error(tmp_, std::string("fsync failed: ") + std::strerror(errno));
-    ::close(fd_);
+    if (!sync_file(fd_)) fail("cannot sync the checkpoint to disk", errno);
+    const int fd = fd_;
     fd_ = -1;
+    if (::close(fd) != 0 && errno != EINTR) fail("cannot close the checkpoint", errno);
     // Test hook: die the hardest way between the complete write and the
     // rename, to show the previous checkpoint survives.
     if (std::getenv("LOCKSTEP_TEST_CRASH_BEFORE_RENAME")) std::_Exit(70);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-      throw_runtime_error(path_, std::string("rename failed: ") + std::strerror(errno));
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename the checkpoint into place", errno);
     committed_ = true;
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+    sync_parent_folder(path_);
   }
 
  private:
+  [[noreturn]] void fail(const char* action, int error) {
+    throw_runtime_error(path_, std::string(action) + ": " + std::strerror(error));
+  }
   std::string path_, tmp_;
   int fd_ = -1;
   uLong crc_ = crc32_z(0L, Z_NULL, 0);
