@@ -50,6 +50,17 @@ CheckpointContents read_checkpoint(const std::string& path);
 // The same for a file's bytes already in memory; errors name `where`.
 CheckpointContents parse_checkpoint(const std::string& bytes, const std::string& where);
 
+// Why a checkpoint cannot continue a run of `config` with an optimizer of
+// `optimizer_kind`, one item per difference: the model's input shape, layer
+// types and order, every layer option that changes what it computes (all but
+// names and initializers), the optimizer's kind and hyper-parameters (when
+// the checkpoint holds its config). Empty: it can.
+std::vector<std::string> resume_differences(const CheckpointHeader& saved, const TrainConfig& config,
+                                            const std::string& optimizer_kind);
+// An input error at `where` (exit 2) listing resume_differences, if any.
+void check_resumable(const CheckpointHeader& saved, const TrainConfig& config, const std::string& optimizer_kind,
+                     const std::string& where);
+
 // Every parameter, state tensor and (if optimizer is not null) optimizer slot.
 std::vector<TensorRef> collect_tensors(Model& model, Optimizer* optimizer);
 

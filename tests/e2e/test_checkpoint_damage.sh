@@ -4,8 +4,10 @@
 # header, tensor records and each of the last 16 bytes, where the last
 # record ends and the footer is) makes `trainer inspect` fail with exit 2
 # naming the file, and `train --resume auto` skip to the previous checkpoint
-# (evaluate and export refuse it too). (Every bit of a checkpoint,
-# in-process: tests/unit/test_checkpoint_integrity.cpp.)
+# (evaluate and export refuse it too). A checkpoint of the same tensor names
+# in another layer order, or of another optimizer, is refused for resume
+# with the differences listed. (Every bit of a checkpoint, in-process:
+# tests/unit/test_checkpoint_integrity.cpp.)
 source "$(dirname "$0")/lib.sh"
 config="$SOURCE_DIR/launch/configs/seed_mlp.pbtxt"
 common=(--set verbose=0 --set threads=1 --set epochs=2)
@@ -60,4 +62,17 @@ flip run/$newest $((size - 8)) 2
 expect_error 2 "run/$newest: .*damaged" -- "$TRAINER" evaluate "$config" "${common[@]}" --checkpoint run/$newest
 [[ ! -e exported.pb ]] && pass || fail "export wrote a file from a damaged checkpoint"
 
+# Same tensor names, another layer order: BatchNormalization after the
+# activation. Resuming it with the article's order is refused.
+"$TRAINER" train "$SOURCE_DIR/launch/configs/seed_mlp_bn_after.pbtxt" "${common[@]}" --set epochs=1 \
+  --set run_dir=order >/dev/null
+expect_error 2 "order/$previous: cannot resume: the checkpoint was written by another model or optimizer: \
+model.layers\[1\]: activation in the checkpoint, batch_normalization in the config; \
+model.layers\[2\]: batch_normalization in the checkpoint, activation in the config; " -- \
+  "$TRAINER" train "$config" "${common[@]}" --set run_dir=order --resume auto
+expect_error 2 "base/$newest: cannot resume: .*optimizer.sgd.learning_rate 0.1 in the checkpoint, 0.05 in the config$" -- \
+  "$TRAINER" train "$config" "${common[@]}" --set run_dir=base --set epochs=3 --set optimizer.sgd.learning_rate=0.05 \
+  --resume auto
+expect_error 2 "base/$newest: cannot resume: .*optimizer sgd in the checkpoint, adam in the config$" -- \
+  "$TRAINER" train "$config" "${common[@]}" --set run_dir=base --set epochs=3 --set 'optimizer={adam{}}' --resume auto
 finish
