@@ -53,7 +53,7 @@ void diff_fields(const Message& saved, const Message& now, const std::string& pr
   const Descriptor* d = saved.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    if (ignored(f)) continue;
+    if (ignored(f) || f->containing_oneof()) continue;  // a oneof's case: diff_oneof
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
       diff_fields(saved.GetReflection()->GetMessage(saved, f), now.GetReflection()->GetMessage(now, f),
                   prefix + f->name() + ".", out);
@@ -72,17 +72,17 @@ const FieldDescriptor* chosen(const Message& m, const char* oneof) {
 
 std::string case_name(const FieldDescriptor* f) { return f ? f->name() : "nothing"; }
 
-// Two messages with a oneof: the cases must agree, then their fields.
+// Two messages with a oneof: the cases must agree, then their fields, then
+// the fields outside the oneof (an optimizer's clipping, accumulation).
 void diff_oneof(const Message& saved, const Message& now, const char* oneof, const std::string& prefix,
                 std::vector<std::string>& out) {
   const FieldDescriptor* a = chosen(saved, oneof);
   const FieldDescriptor* b = chosen(now, oneof);
-  if (a != b) {
-    out.push_back(prefix + ": " + case_name(a) + " in the checkpoint, " + case_name(b) + " in the config");
-    return;
-  }
-  if (a) diff_fields(saved.GetReflection()->GetMessage(saved, a), now.GetReflection()->GetMessage(now, b),
-                     prefix + "." + a->name() + ".", out);
+  if (a != b) out.push_back(prefix + ": " + case_name(a) + " in the checkpoint, " + case_name(b) + " in the config");
+  else if (a)
+    diff_fields(saved.GetReflection()->GetMessage(saved, a), now.GetReflection()->GetMessage(now, b),
+                prefix + "." + a->name() + ".", out);
+  diff_fields(saved, now, prefix + ".", out);
 }
 
 void diff_models(const ModelSpec& saved, const ModelSpec& now, std::vector<std::string>& out) {

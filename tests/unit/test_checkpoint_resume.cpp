@@ -75,12 +75,14 @@ TEST(CheckpointResume, OptionsThatChangeTheComputationAreListedOthersNot) {
   now.mutable_model()->mutable_layers(6)->mutable_activation()->set_activation("relu");
   now.mutable_model()->mutable_layers(3)->mutable_dropout()->set_rate(0.25f);
   now.mutable_optimizer()->mutable_sgd()->set_momentum(0.5f);
+  now.mutable_optimizer()->set_gradient_accumulation_steps(4);
   EXPECT_EQ(joined(resume_differences(header_of(saved), now, "sgd")),
             "model.layers[3].dropout.rate 0.5 in the checkpoint, 0.25 in the config\n"
             "model.layers[4].dense.units 64 in the checkpoint, 32 in the config\n"
             "model.layers[5].batch_normalization.momentum 0.99 in the checkpoint, 0.9 in the config\n"
             "model.layers[6].activation.activation \"tanh\" in the checkpoint, \"relu\" in the config\n"
-            "optimizer.sgd.momentum 0.9 in the checkpoint, 0.5 in the config\n");
+            "optimizer.sgd.momentum 0.9 in the checkpoint, 0.5 in the config\n"
+            "optimizer.gradient_accumulation_steps 1 in the checkpoint, 4 in the config\n");
   now = saved;
   now.mutable_model()->mutable_layers()->RemoveLast();
   now.mutable_model()->set_input_shape(0, 16);
