@@ -6,14 +6,17 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
+#include "core/output_file.h"
 
 namespace lockstep {
 namespace {
@@ -23,6 +26,12 @@ constexpr char kMagic[8] = {'L', 'K', 'S', 'T', 'C', 'K', 'P', 'T'};
 constexpr size_t kChunkFloats = size_t{4} << 20;  // 16 MiB per record
 // Header: model + config + history; generous but bounded.
 constexpr uint64_t kMaxMessageBytes = uint64_t{64} << 20;
+// TensorRecord.crc32 (field 6, fixed32): the last 5 bytes of every record.
+constexpr uint8_t kCrcFieldTag = (6 << 3) | 5;
+// From this size on, a tensor's CRC is combined into the file's CRC rather
+// than its bytes read a second time (crc32_combine costs about as much as
+// reading ~2 KiB).
+constexpr size_t kCombineBytes = size_t{4} << 10;
 
 void append_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -32,53 +41,48 @@ void append_varint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+// Errors name the checkpoint being written (not its temporary file) and the
+// OS's reason; the temporary file is removed, so the checkpoints already on
+// disk stay as they were.
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(getpid())) {
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_runtime_error(tmp_, std::string("cannot create checkpoint: ") + std::strerror(errno));
+    if (fd_ < 0) fail("cannot create the checkpoint's temporary file", errno);
   }
   ~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(tmp_.c_str());
   }
   void write(const std::string& bytes) {
-    write(bytes.data(), bytes.size(), crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+    crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+    if (!write_all(fd_, bytes.data(), bytes.size())) fail("cannot write the checkpoint", errno);
   }
   // `crc` is the CRC-32 of these bytes, already computed by the caller, so
   // tensor data is checksummed once for its record and the file together.
   void write(const char* p, size_t size, uLong crc) {
     crc_ = crc32_combine(crc_, crc, static_cast<z_off_t>(size));
-    size_t left = size;
-    while (left > 0) {
-      const ssize_t n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw_runtime_error(tmp_, std::string("write failed: ") + std::strerror(errno));
-      p += n, left -= static_cast<size_t>(n);
-    }
+    if (!write_all(fd_, p, size)) fail("cannot write the checkpoint", errno);
   }
   uLong crc() const { return crc_; }
-  // fsync, rename over the target, fsync the folder so the rename survives.
+  // fsync, close, rename over the target, fsync the folder so the rename survives.
   void commit() {
-    if (::fsync(fd_) != 0) throw_runtime_error(tmp_, std::string("fsync failed: ") + std::strerror(errno));
-    ::close(fd_);
+    if (!sync_file(fd_)) fail("cannot sync the checkpoint to disk", errno);
+    const int fd = fd_;
     fd_ = -1;
+    if (::close(fd) != 0 && errno != EINTR) fail("cannot close the checkpoint", errno);
     // Test hook: die the hardest way between the complete write and the
     // rename, to show the previous checkpoint survives.
     if (std::getenv("LOCKSTEP_TEST_CRASH_BEFORE_RENAME")) std::_Exit(70);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-      throw_runtime_error(path_, std::string("rename failed: ") + std::strerror(errno));
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("cannot rename the checkpoint into place", errno);
     committed_ = true;
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+    sync_parent_folder(path_);
   }
 
  private:
+  [[noreturn]] void fail(const char* action, int error) {
+    throw_runtime_error(path_, std::string(action) + ": " + std::strerror(error));
+  }
   std::string path_, tmp_;
   int fd_ = -1;
   uLong crc_ = crc32_z(0L, Z_NULL, 0);
@@ -95,49 +99,210 @@ void write_message(AtomicFile& file, const google::protobuf::Message& m) {
 // Bounds-checked cursor over the file's bytes.
 class Reader {
  public:
-  Reader(const std::string& path, const std::string& bytes) : path_(path), bytes_(bytes) {}
+  Reader(const std::string& where, const std::string& bytes) : where_(where), bytes_(bytes) {}
   size_t position() const { return pos_; }
   size_t remaining() const { return bytes_.size() - pos_; }
   void expect_magic() {
     if (bytes_.size() < sizeof(kMagic) || std::memcmp(bytes_.data(), kMagic, sizeof(kMagic)) != 0)
-      throw_input_error(path_, "not a lockstep checkpoint (bad magic)");
+      throw_input_error(where_, "not a lockstep checkpoint (bad magic)");
     pos_ = sizeof(kMagic);
   }
+  // `what` and `index` name the message in errors ("tensor record 3").
   template <typename Message>
-  void read_message(Message& m, const char* what) {
+  void read_message(Message& m, const char* what, int64_t index = -1) {
+    auto name = [&] { return std::string(what) + (index >= 0 ? " " + std::to_string(index) : ""); };
     uint64_t len = 0;
     for (int shift = 0;; shift += 7) {
-      if (pos_ >= bytes_.size() || shift > 63) throw_input_error(path_, std::string("truncated before the ") + what);
+      if (pos_ >= bytes_.size() || shift > 63) throw_input_error(where_, "truncated before the " + name());
       const uint8_t b = static_cast<uint8_t>(bytes_[pos_++]);
       len |= static_cast<uint64_t>(b & 0x7F) << shift;
       if (!(b & 0x80)) break;
     }
-    if (len > remaining()) throw_input_error(path_, std::string("truncated ") + what + " (file ends early)");
-    if (len > kMaxMessageBytes) throw_input_error(path_, std::string(what) + " declares " + std::to_string(len) + " bytes: damaged");
+    if (len > remaining()) throw_input_error(where_, "truncated " + name() + " (file ends early)");
+    if (len > kMaxMessageBytes) throw_input_error(where_, name() + " declares " + std::to_string(len) + " bytes: damaged");
     if (!m.ParseFromArray(bytes_.data() + pos_, static_cast<int>(len)))
-      throw_input_error(path_, std::string("damaged ") + what + " (does not parse)");
+      throw_input_error(where_, "damaged " + name() + " (does not parse)");
     pos_ += len;
   }
 
  private:
-  std::string path_;
+  const std::string& where_;
   const std::string& bytes_;
   size_t pos_ = 0;
 };
 
+uLong crc_of(const std::string& bytes, size_t begin, size_t end) {
+  return crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data() + begin), end - begin);
+}
+
+// The file's CRC-32 `crc` continued over the record's bytes [start, end).
+// A large tensor's data is not read twice: when the record ends with the
+// data and the 5-byte crc32 field, as write_checkpoint lays it out, and those
+// bytes are exactly rec.data() (whose CRC is `data_crc`), that CRC is
+// combined in. Small records are cheaper to read again than to combine.
+uLong continue_crc(uLong crc, const std::string& bytes, size_t start, size_t end, const TensorRecord& rec,
+                   uLong data_crc) {
+  const size_t size = rec.data().size();
+  auto raw = [&](uLong c, size_t begin, size_t stop) {
+    return crc32_z(c, reinterpret_cast<const Bytef*>(bytes.data() + begin), stop - begin);
+  };
+  if (size >= kCombineBytes && end - start > size + 5) {
+    const size_t data_end = end - 5, data_begin = data_end - size;
+    if (static_cast<uint8_t>(bytes[data_end]) == kCrcFieldTag &&
+        std::memcmp(bytes.data() + data_begin, rec.data().data(), size) == 0) {
+      crc = crc32_combine(raw(crc, start, data_begin), data_crc, static_cast<z_off_t>(size));
+      return raw(crc, data_end, end);
+    }
+  }
+  return raw(crc, start, end);
+}
+
+[[noreturn]] void damaged(const std::string& where, const std::string& what) {
+  throw_input_error(where, what + ": damaged");
+}
+
+// Ranges a checkpoint written by lockstep always satisfies. The checksums
+// make these hold for every file that was written; they catch files written
+// wrongly (by other code through write_checkpoint, or by hand).
+void check_progress(const Progress& p, const std::string& where) {
+  auto nonnegative = [&](const char* field, int64_t v) {
+    if (v < 0) damaged(where, std::string("progress.") + field + " is " + std::to_string(v) + ", must be >= 0");
+  };
+  nonnegative("epoch", p.epoch());
+  nonnegative("step_in_epoch", p.step_in_epoch());
+  nonnegative("global_step", p.global_step());
+  nonnegative("position_in_epoch", p.position_in_epoch());
+  if (p.step_in_epoch() > p.global_step())
+    damaged(where, "progress.step_in_epoch " + std::to_string(p.step_in_epoch()) + " is more than progress.global_step " +
+                       std::to_string(p.global_step()));
+  auto finite_nonnegative = [&](const char* field, double v) {
+    if (!(v >= 0 && std::isfinite(v)))
+      damaged(where, std::string("progress.") + field + " is " + std::to_string(v) + ", must be finite and >= 0");
+  };
+  finite_nonnegative("train_seconds_in_epoch", p.train_seconds_in_epoch());
+  finite_nonnegative("samples_in_epoch", p.samples_in_epoch());
+  finite_nonnegative("correct_in_epoch", p.correct_in_epoch());
+  if (p.correct_in_epoch() > p.samples_in_epoch())
+    damaged(where, "progress.correct_in_epoch " + std::to_string(p.correct_in_epoch()) +
+                       " is more than progress.samples_in_epoch " + std::to_string(p.samples_in_epoch()));
+  // loss_sum_in_epoch may be NaN or infinite: TerminateOnNaN saves such a run.
+}
+
+void check_header(const CheckpointHeader& h, size_t file_size, const std::string& where) {
+  if (h.format_version() != kCheckpointFormatVersion)
+    throw_input_error(where, "format version " + std::to_string(h.format_version()) +
+                                 " is not supported (this build reads version " +
+                                 std::to_string(kCheckpointFormatVersion) + ")");
+  // Each record takes at least a few bytes: a count beyond the file's size is damage.
+  if (h.record_count() < 0 || static_cast<uint64_t>(h.record_count()) > file_size)
+    damaged(where, "header declares " + std::to_string(h.record_count()) + " records");
+  if (h.has_world_size() && h.world_size() < 1)
+    damaged(where, "world_size is " + std::to_string(h.world_size()) + ", must be >= 1");
+  check_progress(h.progress(), where);
+  // history[i] is the finished epoch i + 1; the epoch in progress comes after.
+  if (h.history_size() > h.progress().epoch())
+    damaged(where, "the history holds " + std::to_string(h.history_size()) + " epochs, progress.epoch is " +
+                       std::to_string(h.progress().epoch()));
+  for (int i = 0; i < h.history_size(); ++i)
+    if (h.history(i).epoch() != i + 1 || h.history(i).steps() < 0)
+      damaged(where, "history[" + std::to_string(i) + "] is epoch " + std::to_string(h.history(i).epoch()) +
+                         " with " + std::to_string(h.history(i).steps()) + " steps, expected epoch " +
+                         std::to_string(i + 1) + " with steps >= 0");
+}
+
+// Tensors as they are assembled from their records; names are unique.
+struct Assembly {
+  CheckpointContents contents;
+  struct Seen {
+    size_t tensor;  // position in contents.tensors
+    size_t record;  // its first record
+  };
+  std::unordered_map<std::string, Seen> index;
+};
+
+// Adds one verified record to its tensor: the first chunk of a new tensor
+// (offset 0, a name not seen before) or the next chunk of the previous one.
+void add_chunk(Assembly& a, const TensorRecord& rec, size_t record, size_t file_size, const std::string& where) {
+  auto what = [&] { return "tensor record " + std::to_string(record) + " ('" + rec.name() + "')"; };
+  if (rec.name().empty()) damaged(where, what() + " has no name");
+  const Shape shape(rec.shape().begin(), rec.shape().end());
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > static_cast<int64_t>(file_size) / d))
+      damaged(where, what() + " declares shape " + shape_string(shape) + ", larger than the file");
+    n *= d;
+  }
+  std::vector<TensorData>& tensors = a.contents.tensors;
+  const auto seen = a.index.find(rec.name());
+  if (rec.offset() == 0) {
+    if (seen != a.index.end())
+      damaged(where, what() + " is a duplicate: tensor '" + rec.name() + "' starts in record " +
+                         std::to_string(seen->second.record) + " already");
+    a.index.emplace(rec.name(), Assembly::Seen{tensors.size(), record});
+    tensors.push_back(TensorData{rec.name(), rec.kind(), shape, {}});
+    tensors.back().values.reserve(static_cast<size_t>(n));
+  } else if (seen == a.index.end() || seen->second.tensor + 1 != tensors.size()) {
+    damaged(where, what() + " continues a tensor that is not the one before it");
+  }
+  TensorData& t = tensors.back();
+  if (t.kind != rec.kind() || t.shape != shape) damaged(where, what() + " changes the tensor's kind or shape mid-way");
+  const size_t count = rec.data().size() / sizeof(float);
+  if (rec.data().size() % sizeof(float) != 0 || static_cast<size_t>(rec.offset()) != t.values.size() ||
+      t.values.size() + count > static_cast<size_t>(n))
+    damaged(where, what() + " holds elements [" + std::to_string(rec.offset()) + ", " +
+                       std::to_string(rec.offset() + static_cast<int64_t>(count)) + ") of a tensor of " +
+                       std::to_string(n) + " with " + std::to_string(t.values.size()) + " read");
+  const size_t at = t.values.size();
+  t.values.resize(at + count);
+  std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
+}
+
+// The footer is the one part of the file that its own checksum cannot cover,
+// so it must be byte for byte what write_checkpoint writes for the two values
+// the rest of the file determines: any change to it is found.
+void check_footer(Reader& reader, const std::string& bytes, int64_t records, uLong file_crc, const std::string& where) {
+  const size_t start = reader.position();
+  CheckpointFooter footer;
+  reader.read_message(footer, "footer");
+  if (footer.file_crc32() != static_cast<uint32_t>(file_crc)) damaged(where, "file checksum mismatch");
+  if (footer.record_count() != records)
+    damaged(where, "the footer counts " + std::to_string(footer.record_count()) + " tensor records, the header " +
+                       std::to_string(records));
+  if (reader.remaining() != 0) damaged(where, "trailing bytes after the footer");
+  CheckpointFooter expected;
+  expected.set_file_crc32(static_cast<uint32_t>(file_crc));
+  expected.set_record_count(records);
+  std::string canonical;
+  append_varint(canonical, expected.ByteSizeLong());
+  expected.AppendToString(&canonical);
+  if (bytes.compare(start, std::string::npos, canonical) != 0)
+    damaged(where, "the footer is not as lockstep writes it (unknown fields or another encoding)");
+}
+
 }  // namespace
 
+// Refuses what is not a regular file before reading (a FIFO would block, a
+// device never end); a read error is the OS's reason, exit 1.
 std::string read_whole_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw_input_error(path, std::string("cannot open checkpoint: ") + std::strerror(errno));
-  struct stat st;
-  std::string bytes;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.resize(static_cast<size_t>(st.st_size));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw_input_error(path, S_ISDIR(st.st_mode) ? "is a directory, not a checkpoint file"
+                                                : "not a regular file (a checkpoint is a file)");
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw_runtime_error(path, "cannot read checkpoint: " + why);
+    }
+    if (n == 0) break;
     done += static_cast<size_t>(n);
   }
   ::close(fd);
@@ -180,7 +345,7 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
       std::string prefix = head.SerializeAsString();
       append_varint(prefix, (5 << 3) | 2);  // data: length-delimited
       append_varint(prefix, bytes);
-      char suffix[5] = {(6 << 3) | 5};      // crc32: fixed32, little-endian
+      char suffix[5] = {static_cast<char>(kCrcFieldTag)};  // crc32: fixed32, little-endian
       for (int i = 0; i < 4; ++i) suffix[1 + i] = static_cast<char>((data_crc >> (8 * i)) & 0xFF);
       std::string length;
       append_varint(length, prefix.size() + bytes + sizeof suffix);
@@ -197,72 +362,34 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
   file.commit();
 }
 
-CheckpointContents read_checkpoint(const std::string& path) {
-  const std::string bytes = read_whole_file(path);
-  Reader reader(path, bytes);
+CheckpointContents parse_checkpoint(const std::string& bytes, const std::string& where) {
+  Reader reader(where, bytes);
   reader.expect_magic();
-  CheckpointContents c;
-  reader.read_message(c.header, "header");
-  if (c.header.format_version() != kCheckpointFormatVersion)
-    throw_input_error(path, "format version " + std::to_string(c.header.format_version()) +
-                                " is not supported (this build reads version " +
-                                std::to_string(kCheckpointFormatVersion) + ")");
-  if (c.header.record_count() < 0 || static_cast<uint64_t>(c.header.record_count()) > bytes.size())
-    throw_input_error(path, "header declares " + std::to_string(c.header.record_count()) + " records: damaged");
-  auto crc_of = [&](size_t begin, size_t end) {
-    return crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data() + begin), end - begin);
-  };
-  uLong file_crc = crc_of(0, reader.position());  // magic and header
+  Assembly a;
+  CheckpointHeader& header = a.contents.header;
+  reader.read_message(header, "header");
+  check_header(header, bytes.size(), where);
+  uLong file_crc = crc_of(bytes, 0, reader.position());  // magic and header
   TensorRecord rec;
-  for (int64_t i = 0; i < c.header.record_count(); ++i) {
-    const size_t record_start = reader.position();
-    reader.read_message(rec, "tensor record");
-    const size_t record_end = reader.position();
+  for (int64_t i = 0; i < header.record_count(); ++i) {
+    const size_t start = reader.position();
+    reader.read_message(rec, "tensor record", i);
+    const size_t end = reader.position();
     const uLong data_crc = crc32_z(0L, reinterpret_cast<const Bytef*>(rec.data().data()), rec.data().size());
-    if (data_crc != rec.crc32()) throw_input_error(path, "tensor '" + rec.name() + "' fails its checksum: damaged");
-    // The file checksum reuses the data's CRC when the record ends with the
-    // data followed by the 5-byte crc32 field, as lockstep writes it.
-    const size_t data_end = record_end - 5, data_size = rec.data().size();
-    if (record_end - record_start > data_size + 5 && static_cast<uint8_t>(bytes[data_end]) == ((6 << 3) | 5) &&
-        std::memcmp(bytes.data() + data_end - data_size, rec.data().data(), std::min<size_t>(data_size, 64)) == 0) {
-      file_crc = crc32_combine(file_crc, crc_of(record_start, data_end - data_size), data_end - data_size - record_start);
-      file_crc = crc32_combine(file_crc, data_crc, static_cast<z_off_t>(data_size));
-      file_crc = crc32_combine(file_crc, crc_of(data_end, record_end), 5);
-    } else {
-      file_crc = crc32_combine(file_crc, crc_of(record_start, record_end), static_cast<z_off_t>(record_end - record_start));
-    }
-    Shape shape(rec.shape().begin(), rec.shape().end());
-    int64_t n = 1;
-    for (int64_t d : shape) {
-      if (d < 0 || (d > 0 && n > static_cast<int64_t>(bytes.size()) / d))
-        throw_input_error(path, "tensor '" + rec.name() + "' declares shape " + shape_string(shape) +
-                                    ", larger than the file: damaged");
-      n *= d;
-    }
-    if (c.tensors.empty() || c.tensors.back().name != rec.name() || rec.offset() == 0) {
-      if (rec.offset() != 0) throw_input_error(path, "tensor '" + rec.name() + "' starts mid-way: damaged");
-      c.tensors.push_back(TensorData{rec.name(), rec.kind(), shape, {}});
-      c.tensors.back().values.reserve(static_cast<size_t>(n));
-    }
-    TensorData& t = c.tensors.back();
-    const size_t count = rec.data().size() / sizeof(float);
-    if (rec.data().size() % sizeof(float) != 0 || static_cast<size_t>(rec.offset()) != t.values.size() ||
-        t.values.size() + count > static_cast<size_t>(n))
-      throw_input_error(path, "tensor '" + rec.name() + "' has inconsistent data: damaged");
-    const size_t at = t.values.size();
-    t.values.resize(at + count);
-    std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
+    if (data_crc != rec.crc32())
+      damaged(where, "tensor record " + std::to_string(i) + " ('" + rec.name() + "') fails its checksum");
+    file_crc = continue_crc(file_crc, bytes, start, end, rec, data_crc);
+    add_chunk(a, rec, static_cast<size_t>(i), bytes.size(), where);
   }
-  for (const auto& t : c.tensors)
+  for (const auto& t : a.contents.tensors)
     if (static_cast<int64_t>(t.values.size()) != numel(t.shape))
-      throw_input_error(path, "tensor '" + t.name + "' is incomplete: damaged");
-  CheckpointFooter footer;
-  reader.read_message(footer, "footer");
-  if (static_cast<uint32_t>(file_crc) != footer.file_crc32())
-    throw_input_error(path, "file checksum mismatch: damaged");
-  if (reader.remaining() != 0) throw_input_error(path, "trailing bytes after the footer: damaged");
-  return c;
+      damaged(where, "tensor '" + t.name + "' is incomplete (" + std::to_string(t.values.size()) + " of " +
+                         std::to_string(numel(t.shape)) + " elements): a record is missing");
+  check_footer(reader, bytes, header.record_count(), file_crc, where);
+  return std::move(a.contents);
 }
+
+CheckpointContents read_checkpoint(const std::string& path) { return parse_checkpoint(read_whole_file(path), path); }
 
 std::vector<TensorRef> collect_tensors(Model& model, Optimizer* optimizer) {
   std::vector<TensorRef> refs;
@@ -311,6 +438,30 @@ void restore_tensors(const CheckpointContents& ckpt, Model& model, Optimizer* op
     const TensorData* t = ckpt.find(w.name);
     std::memcpy(const_cast<float*>(w.data), t->values.data(), t->values.size() * sizeof(float));
   }
+}
+
+}  // namespace lockstep
+
+namespace lockstep {
+
+void check_tensors_match_header(const CheckpointContents& ckpt, const std::string& where) {
+  const CheckpointHeader& h = ckpt.header;
+  if (!h.has_model()) return;  // tensors written through the C++ API alone
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Optimizer> optimizer;
+  try {
+    model = std::make_unique<Model>(h.model(), h.seed(), "model");
+    if (!h.optimizer_kind().empty() && h.has_config()) {
+      optimizer = make_optimizer(h.config().optimizer(), "config.optimizer");
+      optimizer->reserve(model->parameters().trainable_count());
+    }
+  } catch (const Error& e) {
+    throw_input_error(where, "the checkpoint's " + e.where() + ": " + e.message());
+  }
+  if (optimizer && h.optimizer_kind() != optimizer->kind())
+    throw_input_error(where, "the header names optimizer " + h.optimizer_kind() + " but its config " +
+                                 optimizer->kind() + ": damaged");
+  restore_tensors(ckpt, *model, optimizer.get(), where);
 }
 
 }  // namespace lockstep

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "core/error.h"
+#include "core/output_file.h"
 
 namespace lockstep {
 
@@ -29,12 +29,9 @@ void make_dirs(const std::string& path) {
 }
 
 void write_text_file(const std::string& path, const std::string& text, bool append) {
-  errno = 0;
-  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
-  if (!out) throw_runtime_error(path, std::string("cannot write: ") + std::strerror(errno ? errno : EIO));
-  out << text;
+  OutputFile out(path, append ? OutputFile::Mode::kAppend : OutputFile::Mode::kTruncate);
+  out.write(text);
   out.close();
-  if (!out) throw_runtime_error(path, std::string("cannot write: ") + std::strerror(errno ? errno : EIO));
 }
 
 bool file_exists(const std::string& path) {

@@ -7,7 +7,8 @@ python3-protobuf (and numpy, if installed) — no lockstep code.
 
 Layout (proto/checkpoint.proto): 8 bytes "LKSTCKPT", then varint-length-
 prefixed CheckpointHeader, TensorRecord x record_count (large tensors in
-several chunks), CheckpointFooter. `load(path)` returns (header, {name: values})
+several chunks), CheckpointFooter (exactly its two fields: nothing follows it).
+`load(path)` verifies every checksum and returns (header, {name: values})
 with values as numpy arrays shaped like the tensor (or flat lists without numpy).
 """
 import struct
@@ -32,6 +33,15 @@ def _varint(data, pos):
         shift += 7
 
 
+def _encode_varint(value):
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def _message(data, pos, message):
     length, pos = _varint(data, pos)
     if pos + length > len(data):
@@ -48,18 +58,25 @@ def load(path):
     header = checkpoint_pb2.CheckpointHeader()
     pos = _message(data, 8, header)
     chunks = {}
-    for _ in range(header.record_count):
+    for index in range(header.record_count):
         record = checkpoint_pb2.TensorRecord()
         pos = _message(data, pos, record)
         if zlib.crc32(record.data) != record.crc32:
             raise ValueError(f"{path}: tensor {record.name} fails its checksum")
         values = struct.unpack(f"<{len(record.data) // 4}f", record.data)
+        if record.offset == 0 and record.name in chunks:
+            raise ValueError(f"{path}: tensor record {index} ({record.name}) is a duplicate")
         chunks.setdefault(record.name, (list(record.shape), []))[1].extend(values)
     footer_at = pos
     footer = checkpoint_pb2.CheckpointFooter()
     _message(data, pos, footer)
     if zlib.crc32(data[:footer_at]) != footer.file_crc32:
         raise ValueError(f"{path}: file checksum mismatch")
+    # The footer itself must be exactly what lockstep writes for these values.
+    expected = checkpoint_pb2.CheckpointFooter(file_crc32=footer.file_crc32, record_count=header.record_count)
+    body = expected.SerializeToString()
+    if data[footer_at:] != _encode_varint(len(body)) + body:
+        raise ValueError(f"{path}: damaged footer")
     tensors = {}
     try:
         import numpy as np

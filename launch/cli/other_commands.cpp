@@ -45,6 +45,7 @@ int run_summary(const Args& args, Runtime& runtime) {
 int run_inspect(const Args& args, Runtime& runtime) {
   const std::string& path = args.positional.at(0);
   const CheckpointContents ckpt = read_checkpoint(path);
+  check_tensors_match_header(ckpt, path);
   if (runtime.world().rank() != 0) return 0;
   const CheckpointHeader& h = ckpt.header;
   if (args.flag("json")) {

@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/output_file.h"
 #include "launch/cli/commands.h"
 #include "launch/cli/report_html.h"
 
@@ -101,23 +101,6 @@ std::string local_time_now() {
   return buf;
 }
 
-// Written next to its destination and renamed: a browser reloading the
-// page of a running job never sees half a file.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw_runtime_error(path, std::string("cannot write the report: ") + std::strerror(errno));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw_runtime_error(path, "cannot write the report: " + why);
-  }
-}
-
 }  // namespace
 
 int run_report(const Args& args, Runtime& runtime) {
@@ -130,7 +113,9 @@ int run_report(const Args& args, Runtime& runtime) {
   const std::string output = args.has("output") ? args.get("output")
                              : runs.size() == 1 ? runs[0].dir + "/report.html"
                                                 : std::string("report.html");
-  write_atomically(output, report_html(runs, local_time_now()));
+  // Written next to its destination and renamed: a browser reloading the
+  // page of a running job never sees half a file.
+  replace_file(output, report_html(runs, local_time_now()));
   std::printf("wrote %s (%zu run%s, %zu epoch%s)\n", output.c_str(), runs.size(), runs.size() == 1 ? "" : "s", epochs,
               epochs == 1 ? "" : "s");
   return 0;

@@ -72,11 +72,13 @@ std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& co
     if (path.empty()) return std::nullopt;
   }
   CheckpointContents ckpt = read_checkpoint(path);
-  if (ckpt.header.optimizer_kind() != optimizer.kind())
-    throw_input_error(path, "the checkpoint was written by optimizer '" + ckpt.header.optimizer_kind() +
-                                "' but the config uses '" + optimizer.kind() + "'");
+  check_resumable(ckpt.header, config, optimizer.kind(), path);
   restore_tensors(ckpt, model, &optimizer, path);
   const Progress& progress = ckpt.header.progress();
+  if (progress.step_in_epoch() > training.steps_per_epoch())
+    throw_input_error(path, "cannot resume: progress.step_in_epoch " + std::to_string(progress.step_in_epoch()) +
+                                " is beyond the " + std::to_string(training.steps_per_epoch()) +
+                                " steps of an epoch with this config's data and batch_size");
   optimizer.set_iterations(progress.global_step());
   training.set_progress(progress);
   training.set_history({ckpt.header.history().begin(), ckpt.header.history().end()});
