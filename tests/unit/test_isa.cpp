@@ -63,9 +63,12 @@ TEST(Isa, PortableX86BuildsHaveEveryPathThisCpuRuns) {
   __builtin_cpu_init();
   EXPECT_TRUE(isa_supported(Isa::kBaseline));
   EXPECT_FALSE(isa_supported(Isa::kNative));
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx2"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx2")) {
     EXPECT_TRUE(isa_supported(Isa::kAvx512));
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) EXPECT_TRUE(isa_supported(Isa::kAvx2));
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_TRUE(isa_supported(Isa::kAvx2));
+  }
   EXPECT_NE(isa_description().find(isa_name(active_isa())), std::string::npos);
 #else
   GTEST_SKIP() << "not a portable x86-64 build";
