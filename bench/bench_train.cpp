@@ -65,6 +65,7 @@
 #include "core/config.h"
 #include "core/data/dataset.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/gradient_sync.h"
 #include "core/layers/conv2d.h"
 #include "core/loss.h"
@@ -444,18 +445,20 @@ int run(const Options& opt) {
         "{\"bench\": \"lockstep\", \"model\": %s, \"config\": %s, \"batch\": %lld, \"threads\": %d, "
         "\"steps\": %lld, \"repeats\": %d, \"samples_per_s\": %.1f, \"ms_per_step\": %.6f, "
         "\"flops_per_sample\": %.0f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"pct_of_gemm\": %.1f, "
-        "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s, \"rss_start_mb\": %.1f, "
+        "\"params\": %zu, \"samples_per_s_runs\": [%s], \"blas_core\": %s, \"isa\": %s, \"rss_start_mb\": %.1f, "
         "\"rss_peak_mb\": %.1f, \"data_mb\": %.1f, \"state_mb\": %.1f, \"optimizer_ms\": %.6f, "
         "\"pct_of_gemm_and_optimizer\": %.1f}\n",
         json_string(name).c_str(), json_string(opt.config).c_str(), static_cast<long long>(batch), opt.threads,
         static_cast<long long>(steps), opt.repeats, samples_per_s, step_s * 1e3, flops_per_step / batch, gflops,
         gemm_gflops, pct, params, runs.c_str(),
-        json_string(openblas_get_corename()).c_str(), rss_start_mb, rss_peak_mb, data_mb, state_mb,
+        json_string(openblas_get_corename()).c_str(), json_string(lockstep::isa_name(lockstep::active_isa())).c_str(),
+        rss_start_mb, rss_peak_mb, data_mb, state_mb,
         optimizer_s * 1e3, pct_floor);
   } else {
-    std::printf("lockstep %s  batch %lld  threads %d  (%lld steps x %d repeats, medians; OpenBLAS %s kernels)\n",
+    std::printf("lockstep %s  batch %lld  threads %d  (%lld steps x %d repeats, medians; OpenBLAS %s kernels; "
+                "lockstep's loops: %s)\n",
                 name.c_str(), static_cast<long long>(batch), opt.threads, static_cast<long long>(steps), opt.repeats,
-                openblas_get_corename());
+                openblas_get_corename(), lockstep::isa_name(lockstep::active_isa()));
     std::printf("  %.0f samples/s   %.4f ms/step   %.3f GFLOP/s   (%.0f FLOP/sample in products)\n", samples_per_s,
                 step_s * 1e3, gflops, flops_per_step / batch);
     std::printf("  peak RSS %.1f MB = start-up %.1f + data set %.1f + %.1f for the model, whose parameters, "

@@ -19,11 +19,13 @@ std::string blas_coretype_override() {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";
   const char* picked = openblas_get_corename();
   if (picked == nullptr || std::strcmp(picked, "Prescott") != 0) return "";
+#if defined(__x86_64__) || defined(__i386__)  // Prescott is an x86 core; the checks exist only there
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   if (avx512) return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
   return "";
 }
 

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "distributed/backoff.h"
 
 namespace lockstep {
@@ -275,15 +276,14 @@ bool ShmAllreduce::progress() {
       float* __restrict sum = out(reduce_seq_) + mine.begin;
       const float* __restrict a = source(0);
       const float* __restrict b = source(1);
-      // Rank order, whoever reduces: ((r0 + r1) + r2) + ...
+      // Rank order, whoever reduces: ((r0 + r1) + r2) + ... (the loops:
+      // core/kernels/variant.inc, the same bits on every ISA path).
+      const kernels::Table& k = kernels::table();
       if (p.update != nullptr) {
         // Sharded step: the sum is this rank's to apply; the others receive
         // the parameters it produces.
-        for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
-        for (int q = 2; q < size_; ++q) {
-          const float* __restrict c = source(q);
-          for (size_t i = 0; i < len; ++i) sum[i] += c[i];
-        }
+        k.add(a, b, sum, len);
+        for (int q = 2; q < size_; ++q) k.add_into(sum, source(q), len);
         float* params = p.home + mine.begin;
         p.update->apply(p.offset + mine.begin, len, sum, params);
         if (p.arena >= 0) {
@@ -294,13 +294,10 @@ bool ShmAllreduce::progress() {
         }
       } else if (size_ == 2) {
         float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
-        for (size_t i = 0; i < len; ++i) back[i] = sum[i] = a[i] + b[i];
+        k.add_twice(a, b, sum, back, len);
       } else {
-        for (size_t i = 0; i < len; ++i) sum[i] = a[i] + b[i];
-        for (int q = 2; q < size_; ++q) {
-          const float* __restrict c = source(q);
-          for (size_t i = 0; i < len; ++i) sum[i] += c[i];
-        }
+        k.add(a, b, sum, len);
+        for (int q = 2; q < size_; ++q) k.add_into(sum, source(q), len);
         std::memcpy(p.data + mine.begin, sum, len * sizeof(float));
       }
       publish(&Control::reduced, reduce_seq_);

@@ -2,14 +2,16 @@
 # Installs the Debian 12 packages lockstep needs. Idempotent and
 # non-interactive: packages already present are not touched, and the package
 # lists are refreshed only when something is missing.
-#   launch/setup.sh            build + test dependencies
+#   launch/setup.sh            build + test dependencies (qemu-user: tests/e2e/test_isa_paths.sh
+#                              runs the portable trainer on emulated older CPUs)
 #   launch/setup.sh --bench    also what the benchmarks compare against (PyTorch)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libopenblas-openmp-dev
           libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev libcli11-dev
-          dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc chromium)
+          dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc chromium
+          qemu-user)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
 fi

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "core/parallel.h"
 
 namespace lockstep {
@@ -39,77 +40,9 @@ namespace {
 // its second pass reads from the cache the first pass filled.
 constexpr int64_t kChunkRows = 2048;
 
-// xhat exactly as forward computes it (backward recomputes it bit for bit):
-// the mean is subtracted in double, since rounded to float a mean of 1e4 is
-// off by up to 5e-4, which would shift every xhat of a std-1e-2 feature.
-inline float normalized(float x, double mean, float inv_std) { return static_cast<float>((x - mean) * inv_std); }
-
-// An absorbed relu, exactly as the Activation layer computes it: forward
-// v > 0 ? v : 0, backward dy where the output is > 0 (the same cells as
-// where its input is).
-// (Templates on it, so each loop is compiled with the test or without.)
-template <bool kRelu>
-inline float activated(float v) {
-  if constexpr (kRelu) return v > 0.0f ? v : 0.0f;
-  return v;
-}
-// (dy or +0 by a bit mask: GCC left the conditional form unvectorised.)
-template <bool kRelu>
-inline float through(float dy, float y) {
-  if constexpr (kRelu) {
-    uint32_t bits;
-    std::memcpy(&bits, &dy, sizeof bits);
-    bits &= -static_cast<uint32_t>(y > 0.0f);
-    std::memcpy(&dy, &bits, sizeof bits);
-  }
-  return dy;
-}
-
-// Σ dy and Σ dy·xhat per channel over rows [first, last).
-template <bool kRelu>
-void gradient_sums_of_rows(const float* __restrict x, const float* __restrict y, const float* __restrict dy,
-                           int64_t first, int64_t last, int64_t C, const double* __restrict mean,
-                           const float* __restrict inv_std, double* __restrict sum_dy, double* __restrict sum_dy_xhat) {
-  for (int64_t i = first; i < last; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      const float g = through<kRelu>(dy[i * C + c], y[i * C + c]);
-      sum_dy[c] += g;
-      sum_dy_xhat[c] += static_cast<double>(g) * normalized(x[i * C + c], mean[c], inv_std[c]);
-    }
-}
-
-// dx = scale · (dy − mean_dy − xhat · mean_dy_xhat) over rows [first, last).
-template <bool kRelu>
-void input_gradient_of_rows(const float* __restrict x, const float* __restrict y, const float* __restrict dy,
-                            float* __restrict dx, int64_t first, int64_t last, int64_t C, const double* __restrict mean,
-                            const float* __restrict inv_std, const float* __restrict scale,
-                            const double* __restrict mean_dy, const double* __restrict mean_dy_xhat) {
-  for (int64_t i = first; i < last; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      const float xhat = normalized(x[i * C + c], mean[c], inv_std[c]);
-      dx[i * C + c] = scale[c] * (through<kRelu>(dy[i * C + c], y[i * C + c]) - static_cast<float>(mean_dy[c]) -
-                                  xhat * static_cast<float>(mean_dy_xhat[c]));
-    }
-}
-
-// y = f(gamma · xhat + beta) over rows [first, last), training statistics.
-template <bool kRelu>
-void normalize_rows(const float* __restrict x, float* __restrict y, int64_t first, int64_t last, int64_t C,
-                    const double* __restrict mean, const float* __restrict inv_std, const float* __restrict gamma,
-                    const float* __restrict beta) {
-  for (int64_t i = first; i < last; ++i)
-    for (int64_t c = 0; c < C; ++c)
-      y[i * C + c] = activated<kRelu>(gamma[c] * normalized(x[i * C + c], mean[c], inv_std[c]) + beta[c]);
-}
-
-// y = f((x - moving_mean) · scale + beta) over rows [first, last).
-template <bool kRelu>
-void normalize_rows_for_inference(const float* __restrict x, float* __restrict y, int64_t first, int64_t last,
-                                  int64_t C, const float* __restrict mean, const float* __restrict scale,
-                                  const float* __restrict beta) {
-  for (int64_t i = first; i < last; ++i)
-    for (int64_t c = 0; c < C; ++c) y[i * C + c] = activated<kRelu>((x[i * C + c] - mean[c]) * scale[c] + beta[c]);
-}
+// The loops (normalize, gradient sums, input gradient, chunk moments) are
+// in core/kernels/variant.inc, one copy per ISA path: each recomputes xhat
+// as forward does, bit for bit.
 }  // namespace
 
 int64_t BatchNormLayer::chunks(int64_t m) const { return (m + kChunkRows - 1) / kChunkRows; }
@@ -142,24 +75,15 @@ void BatchNormLayer::reserve(int64_t max_rows) {
 // squares, which would cancel catastrophically.
 void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
   const int64_t C = channels_;
+  const kernels::Table& kern = kernels::table();
   parallel_ranges(chunks(m), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       const int64_t first = k * kChunkRows, rows = std::min(kChunkRows, m - first);
       const float* xs = x + first * C;
-      // Accumulators in plain arrays (backward's chunk sums, free during
-      // forward) so the inner loops over channels vectorise.
+      // Accumulators in backward's chunk sums (free during forward).
       double* s = chunk_sums_.data() + k * 2 * C;
       double* d = s + C;
-      std::fill(s, s + C, 0.0);
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t c = 0; c < C; ++c) s[c] += xs[i * C + c];
-      for (int64_t c = 0; c < C; ++c) s[c] /= rows;
-      std::fill(d, d + C, 0.0);
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t c = 0; c < C; ++c) {
-          const double v = xs[i * C + c] - s[c];
-          d[c] += v * v;
-        }
+      kern.bn_moments(xs, rows, C, s, d);
       for (int64_t c = 0; c < C; ++c) chunk_moments_[k * C + c] = Moments{static_cast<double>(rows), s[c], d[c]};
     }
   }, kChunkRows * C);
@@ -175,6 +99,7 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
   const int64_t C = channels_;
   const bool relu = relu_;
   const int64_t m = rows * (input_width() / C);  // values per channel on this rank
+  const kernels::Table& k = kernels::table();
   if (ctx.training) {
     compute_batch_statistics(x, m);
     const float keep = options_.momentum, blend = 1.0f - options_.momentum;
@@ -189,12 +114,9 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
       scale_[c] = gamma_ ? gamma_[c] : 1.0f;
       shift_[c] = beta_ ? beta_[c] : 0.0f;
     }
-    const double* mean = mean_.data();
-    const float *inv_std = inv_std_.data(), *gamma = scale_.data(), *beta = shift_.data();
-    parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-      if (relu) normalize_rows<true>(x, y, begin, end, C, mean, inv_std, gamma, beta);
-      else normalize_rows<false>(x, y, begin, end, C, mean, inv_std, gamma, beta);
-    }, C);
+    const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), scale_.data(), shift_.data(),
+                                    nullptr, nullptr, relu};
+    parallel_ranges(m, 1, [&](int64_t begin, int64_t end) { k.bn_normalize(bn, x, y, begin, end); }, C);
   } else {
     // (x - mean) * scale + beta rather than TF's folded x * scale + shift:
     // folding cancels catastrophically for features like mean 1e4, std 1e-2.
@@ -203,10 +125,10 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
       scale_[c] = (gamma_ ? gamma_[c] : 1.0f) * inv_std;
       shift_[c] = beta_ ? beta_[c] : 0.0f;
     }
-    const float *mean = moving_mean_, *scale = scale_.data(), *beta = shift_.data();
+    const kernels::BatchNormRows bn{C, nullptr, nullptr, scale_.data(), shift_.data(), nullptr, nullptr, relu};
+    const float* mean = moving_mean_;
     parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-      if (relu) normalize_rows_for_inference<true>(x, y, begin, end, C, mean, scale, beta);
-      else normalize_rows_for_inference<false>(x, y, begin, end, C, mean, scale, beta);
+      k.bn_normalize_inference(bn, mean, x, y, begin, end);
     }, C);
   }
 }
@@ -216,16 +138,15 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
 void BatchNormLayer::gradient_sums(const float* x, const float* y, const float* dy, int64_t m) {
   const bool relu = relu_;
   const int64_t C = channels_;
-  const double* mean = mean_.data();
-  const float* inv_std = inv_std_.data();
+  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), nullptr, nullptr, nullptr, nullptr, relu};
+  const kernels::Table& kern = kernels::table();
   parallel_ranges(chunks(m), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       const int64_t first = k * kChunkRows, last = std::min(m, first + kChunkRows);
       double* sum_dy = chunk_sums_.data() + k * 2 * C;
       double* sum_dy_xhat = sum_dy + C;
       std::fill(sum_dy, sum_dy + 2 * C, 0.0);
-      if (relu) gradient_sums_of_rows<true>(x, y, dy, first, last, C, mean, inv_std, sum_dy, sum_dy_xhat);
-      else gradient_sums_of_rows<false>(x, y, dy, first, last, C, mean, inv_std, sum_dy, sum_dy_xhat);
+      kern.bn_gradient_sums(bn, x, y, dy, first, last, sum_dy, sum_dy_xhat);
     }
   }, kChunkRows * C);
   std::fill(grad_sums_.begin(), grad_sums_.end(), 0.0);
@@ -259,12 +180,9 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
     sum_dy[c] *= inv_m;
     sum_dy_xhat[c] *= inv_m;
   }
-  const double *mean = mean_.data(), *mean_dy = sum_dy, *mean_dy_xhat = sum_dy_xhat;
-  const float *inv_std = inv_std_.data(), *scale = scale_.data();
-  parallel_ranges(m, 1, [&](int64_t begin, int64_t end) {
-    if (relu) input_gradient_of_rows<true>(x, y, dy, dx, begin, end, C, mean, inv_std, scale, mean_dy, mean_dy_xhat);
-    else input_gradient_of_rows<false>(x, y, dy, dx, begin, end, C, mean, inv_std, scale, mean_dy, mean_dy_xhat);
-  }, C);
+  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), scale_.data(), nullptr, sum_dy, sum_dy_xhat, relu};
+  const kernels::Table& k = kernels::table();
+  parallel_ranges(m, 1, [&](int64_t begin, int64_t end) { k.bn_input_gradient(bn, x, y, dy, dx, begin, end); }, C);
 }
 
 // Ranks that normalized apart (local statistics, or groups smaller than the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/kernels/kernels.h"
 #include "core/parallel.h"
 #include "core/threads.h"
 
@@ -15,10 +16,6 @@ namespace {
 // Fashion CNN; see bench/README.md).
 constexpr int64_t kBlockBytes = int64_t{2} << 20;
 
-// Runs of a kernel row: library calls (measured: inlined loops were no
-// faster over a whole gather, 10-13 ms per 256-sample step either way).
-inline void copy_run(const float* src, int64_t n, float* dst) { std::copy(src, src + n, dst); }
-inline void zero_run(float* dst, int64_t n) { std::fill(dst, dst + n, 0.0f); }
 // Rows of work on the pool's threads when `split`, else on this thread.
 template <class F>
 void rows_on_threads(bool split, int64_t count, int64_t row_size, F&& f) {
@@ -101,43 +98,20 @@ bool Conv2DLayer::patches_are_input() const {
   return options_.kernel_h == 1 && options_.kernel_w == 1 && options_.stride_h == 1 && options_.stride_w == 1;
 }
 
-// patches[(n, oh, ow), (kh, kw, c)] = x[n, ih, iw, c] or 0 outside the input.
-// With channels last and no dilation along the width, the KW * C values of
-// one kernel row are one contiguous run of the input row.
+kernels::ConvGeometry Conv2DLayer::geometry() const {
+  kernels::ConvGeometry g;
+  g.height = height_, g.width = width_;
+  g.in_channels = in_channels_, g.kernel_h = options_.kernel_h, g.kernel_w = options_.kernel_w;
+  return g;
+}
+
+// patches[(n, oh, ow), (kh, kw, c)] = x[n, ih, iw, c] or 0 outside the input
+// (the loop: core/kernels/variant.inc, one copy per ISA path).
 void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, float* patches, bool split) const {
-  const int64_t H = height_.input, W = width_.input, C = in_channels_;
-  const int64_t KH = options_.kernel_h, KW = options_.kernel_w, P = patch_width();
-  const int64_t OH = height_.output, OW = width_.output;
-  const bool runs = width_.dilation == 1;
-  rows_on_threads(split, count * OH, OW * P, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {  // row = (sample, oh)
-      const int64_t n = row / OH, oh = row % OH;
-      const float* sample = x + (first + n) * H * W * C;
-      float* out = patches + row * OW * P;
-      for (int64_t ow = 0; ow < OW; ++ow, out += P) {
-        const int64_t iw0 = width_.start(ow);
-        // Kernel columns [kw0, kw1) fall inside the input (with runs).
-        const int64_t kw0 = std::max<int64_t>(0, -iw0), kw1 = std::min(KW, W - iw0);
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const int64_t ih = height_.start(oh) + kh * height_.dilation;
-          float* dst = out + kh * KW * C;
-          if (ih < 0 || ih >= H) {
-            zero_run(dst, KW * C);
-          } else if (runs) {
-            const float* src = sample + ih * W * C;
-            zero_run(dst, kw0 * C);
-            copy_run(src + (iw0 + kw0) * C, (kw1 - kw0) * C, dst + kw0 * C);
-            zero_run(dst + kw1 * C, (KW - kw1) * C);
-          } else {
-            for (int64_t kw = 0; kw < KW; ++kw) {
-              const int64_t iw = iw0 + kw * width_.dilation;
-              if (iw < 0 || iw >= W) zero_run(dst + kw * C, C);
-              else copy_run(sample + (ih * W + iw) * C, C, dst + kw * C);
-            }
-          }
-        }
-      }
-    }
+  const kernels::ConvGeometry g = geometry();
+  const kernels::Table& k = kernels::table();
+  rows_on_threads(split, count * height_.output, width_.output * patch_width(), [&](int64_t begin, int64_t end) {
+    k.conv_gather(g, x, first, patches, begin, end);
   });
 }
 
@@ -145,28 +119,10 @@ void Conv2DLayer::gather_patches(const float* x, int64_t first, int64_t count, f
 // input cell it came from. Split over samples (each thread owns its samples'
 // dx), and within a sample in the fixed order of the positions.
 void Conv2DLayer::scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx, bool split) const {
-  const int64_t H = height_.input, W = width_.input, C = in_channels_;
-  const int64_t KH = options_.kernel_h, KW = options_.kernel_w, P = patch_width();
-  const int64_t OH = height_.output, OW = width_.output;
-  rows_on_threads(split, count, OH * OW * P, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      float* sample = dx + (first + n) * H * W * C;
-      std::fill(sample, sample + H * W * C, 0.0f);
-      const float* in = dpatches + n * OH * OW * P;
-      for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow, in += P)
-          for (int64_t kh = 0; kh < KH; ++kh) {
-            const int64_t ih = height_.start(oh) + kh * height_.dilation;
-            if (ih < 0 || ih >= H) continue;
-            for (int64_t kw = 0; kw < KW; ++kw) {
-              const int64_t iw = width_.start(ow) + kw * width_.dilation;
-              if (iw < 0 || iw >= W) continue;
-              float* cell = sample + (ih * W + iw) * C;
-              const float* src = in + (kh * KW + kw) * C;
-              for (int64_t c = 0; c < C; ++c) cell[c] += src[c];
-            }
-          }
-    }
+  const kernels::ConvGeometry g = geometry();
+  const kernels::Table& k = kernels::table();
+  rows_on_threads(split, count, positions() * patch_width(), [&](int64_t begin, int64_t end) {
+    k.conv_scatter(g, dpatches, first, dx, begin, end);
   });
 }
 
@@ -263,9 +219,8 @@ void Conv2DLayer::backward(const StepContext&, const float* x, const float* y, c
     dz = dz_.data();
   }
   // Rows in order: the bias gradient must not depend on the blocking.
-  if (dbias_)
-    for (int64_t r = 0; r < rows * positions_per_sample; ++r)
-      for (int64_t f = 0; f < F; ++f) dbias_[f] += dz[r * F + f];
+  const kernels::Table& k = kernels::table();
+  if (dbias_) k.add_rows_into(dbias_, dz, rows * positions_per_sample, F);
   const int parts = parts_for(rows);
   if (parts <= 1) {
     backward_blocks(x, dz, dx, rows, 0, blocks(rows), patches_.data(), dpatches_.data(), dkernel_, true);
@@ -280,7 +235,7 @@ void Conv2DLayer::backward(const StepContext&, const float* x, const float* y, c
                     partial, false);
   });
   for (int part = 0; part < parts; ++part)
-    for (size_t i = 0; i < kernel_size; ++i) dkernel_[i] += dkernel_parts_[part * kernel_size + i];
+    k.add_into(dkernel_, dkernel_parts_.data() + part * kernel_size, kernel_size);
 }
 
 }  // namespace lockstep

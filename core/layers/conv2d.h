@@ -18,6 +18,9 @@
 #include "core/layers/window.h"
 
 namespace lockstep {
+namespace kernels {
+struct ConvGeometry;
+}
 
 struct Conv2DOptions {
   int64_t filters = 0;
@@ -61,6 +64,7 @@ class Conv2DLayer final : public Layer {
 
  private:
   bool patches_are_input() const;  // 1x1 kernel, stride 1: the input rows are the patches
+  kernels::ConvGeometry geometry() const;  // for the im2col kernels
   void gather_patches(const float* x, int64_t first, int64_t count, float* patches, bool split) const;
   void scatter_patches(const float* dpatches, int64_t first, int64_t count, float* dx, bool split) const;
   int64_t blocks(int64_t rows) const;

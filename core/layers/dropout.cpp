@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/kernels/kernels.h"
 #include "core/random.h"
 
 namespace lockstep {
@@ -51,20 +52,9 @@ void DropoutLayer::forward(const StepContext& ctx, const float* x, float* y, int
   const float kept_scale = 1.0f / (1.0f - rate_);
   const uint64_t key = layer_key(ctx, index());
   const uint64_t threshold = keep_threshold(rate_);
-  // keep() in one loop that vectorises: the draw's top 24 bits compared in
-  // integers, mask and product together.
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t row_key = hash_combine(key, static_cast<uint64_t>(ctx.batch_offset + r));
-    float* mult = multiplier_.data() + r * width;
-    const float* x_row = x + r * width;
-    float* y_row = y + r * width;
-    for (int64_t u = 0; u < width; ++u) {
-      const uint64_t draw_bits = splitmix64(row_key + static_cast<uint64_t>(u) * kGolden);
-      const float m = (draw_bits >> 40) >= threshold ? kept_scale : 0.0f;
-      mult[u] = m;
-      y_row[u] = x_row[u] * m;
-    }
-  }
+  // keep() in one loop that vectorises (core/kernels/variant.inc).
+  kernels::table().dropout_forward(key, ctx.batch_offset, threshold, kept_scale, x, y, multiplier_.data(), rows,
+                                   width);
 }
 
 void DropoutLayer::backward(const StepContext&, const float*, const float*, const float* dy, float* dx, int64_t rows) {
@@ -74,7 +64,7 @@ void DropoutLayer::backward(const StepContext&, const float*, const float*, cons
     if (dx != dy) std::memcpy(dx, dy, sizeof(float) * n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * multiplier_[i];
+  kernels::table().multiply(dy, multiplier_.data(), dx, static_cast<size_t>(n));
 }
 
 }  // namespace lockstep

@@ -29,8 +29,6 @@ class MaxPooling2DLayer final : public Layer {
   Shape build_impl(const Shape& input_shape, ParameterStore& store) override;
 
  private:
-  void write_window_gradients(const int32_t* where, const float* g, float* d) const;
-
   PoolOptions options_;
   WindowAxis height_, width_;
   int64_t channels_ = 0;

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "core/optim/optimizer_common.h"
 #include "train.pb.h"
 
@@ -37,33 +38,15 @@ class AdamOptimizer final : public SlottedOptimizer {
                       hp_.weight_decay * lr};
   }
 
+  // The loop: core/kernels/variant.inc (plain Adam skips the decay term
+  // outright: p - p*0 is not p for inf).
   void update(size_t begin, size_t count, float* params, const float* grads) override {
-    // Plain Adam skips the decay term outright (p - p*0 is not p for inf).
-    if (hp_.weight_decay != 0.0f) {
-      apply<true>(params, grads, slot_data(0) + begin, slot_data(1) + begin, count, c_);
-    } else {
-      apply<false>(params, grads, slot_data(0) + begin, slot_data(1) + begin, count, c_);
-    }
+    kernels::table().adam(params, grads, slot_data(0) + begin, slot_data(1) + begin, count, c_,
+                          hp_.weight_decay != 0.0f);
   }
 
  private:
-  struct Coefficients {
-    float alpha, one_minus_beta_1, one_minus_beta_2, epsilon, decay;
-  };
-
-  // One pass over the arena; kDecay is a template argument to keep the
-  // branch out of the loop.
-  template <bool kDecay>
-  static void apply(float* __restrict p, const float* __restrict g, float* __restrict m,
-                     float* __restrict v, size_t count, const Coefficients c) {
-    for (size_t i = 0; i < count; ++i) {
-      float param = p[i];
-      if constexpr (kDecay) param -= param * c.decay;
-      m[i] += (g[i] - m[i]) * c.one_minus_beta_1;
-      v[i] += (g[i] * g[i] - v[i]) * c.one_minus_beta_2;
-      p[i] = param - c.alpha * m[i] / (std::sqrt(v[i]) + c.epsilon);
-    }
-  }
+  using Coefficients = kernels::AdamCoefficients;
 
   const char* kind_;
   AdamParams hp_;

@@ -1,12 +1,8 @@
 // Private to the optimizers (core/optim/*.cpp): the state every optimizer shares (named
 // slots, iteration count) and hyper-parameter checks.
 //
-// The update kernels are plain per-element loops over the arena with
-// __restrict pointers, so GCC vectorises them (the ones calling std::sqrt
-// only with -fno-math-errno). They deliberately avoid Eigen's float sqrt:
-// under EIGEN_FAST_MATH (Eigen's default) it is an rsqrt approximation whose
-// result depends on the CPU model, and replicas stay identical only if every
-// rank's update is the same exact IEEE function of the all-reduced gradient.
+// The update loops are in core/kernels/variant.inc (one copy per ISA path,
+// the same bits on every path: see core/kernels/kernels.h).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/kernels/kernels.h"
 #include "core/optim/optimizer.h"
 #include "core/parallel.h"
 
@@ -34,6 +31,7 @@ class SlottedOptimizer : public Optimizer {
   void reserve(size_t count) override;
   void step(float* params, const float* grads, size_t count, float lr) final {
     begin_step(count, lr);
+    kernels::table();  // chosen here, not first inside the parallel region (it may throw)
     // Disjoint ranges, any order: the same bits as one update() (tested).
     parallel_ranges(static_cast<int64_t>(count), 64, [&](int64_t begin, int64_t end) {
       update(static_cast<size_t>(begin), static_cast<size_t>(end - begin), params + begin, grads + begin);

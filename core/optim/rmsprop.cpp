@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "core/optim/optimizer_common.h"
 #include "train.pb.h"
 
@@ -34,44 +35,12 @@ class RmsPropOptimizer final : public SlottedOptimizer {
     float* velocity = slot_data(next++) + begin;
     float* average = centered_ ? slot_data(next++) + begin : nullptr;
     float* momentum = momentum_ > 0.0f ? slot_data(next++) + begin : nullptr;
-    // One instantiation per variant keeps branches out of the loop.
-    if (centered_ && momentum != nullptr) {
-      apply<true, true>(p, grads, velocity, average, momentum, count, c_);
-    } else if (centered_) {
-      apply<true, false>(p, grads, velocity, average, momentum, count, c_);
-    } else if (momentum != nullptr) {
-      apply<false, true>(p, grads, velocity, average, momentum, count, c_);
-    } else {
-      apply<false, false>(p, grads, velocity, average, momentum, count, c_);
-    }
+    // The loop: core/kernels/variant.inc, one instantiation per variant.
+    kernels::table().rmsprop(p, grads, velocity, average, momentum, count, c_);
   }
 
  private:
-  struct Coefficients {
-    float lr, rho, one_minus_rho, momentum, epsilon;
-  };
-
-  // One pass over the arena.
-  template <bool kCentered, bool kMomentum>
-  static void apply(float* __restrict p, const float* __restrict g, float* __restrict v,
-                     float* __restrict mg, float* __restrict mom, size_t count,
-                     const Coefficients c) {
-    for (size_t i = 0; i < count; ++i) {
-      v[i] = c.rho * v[i] + c.one_minus_rho * (g[i] * g[i]);
-      float denominator = v[i] + c.epsilon;
-      if constexpr (kCentered) {
-        mg[i] = c.rho * mg[i] + c.one_minus_rho * g[i];
-        denominator = v[i] - mg[i] * mg[i] + c.epsilon;
-      }
-      const float increment = c.lr * g[i] / std::sqrt(denominator);
-      if constexpr (kMomentum) {
-        mom[i] = c.momentum * mom[i] + increment;
-        p[i] -= mom[i];
-      } else {
-        p[i] -= increment;
-      }
-    }
-  }
+  using Coefficients = kernels::RmsPropCoefficients;
 
   static std::vector<std::string> slot_names_for(const RmsProp& spec) {
     std::vector<std::string> names{"velocity"};

@@ -1,5 +1,6 @@
 // Keras SGD: plain, with momentum, or Nesterov momentum.
 #include "core/error.h"
+#include "core/kernels/kernels.h"
 #include "core/optim/optimizer_common.h"
 #include "train.pb.h"
 
@@ -25,37 +26,14 @@ class SgdOptimizer final : public SlottedOptimizer {
     lr_ = lr;
   }
 
+  // The loops: core/kernels/variant.inc.
   void update(size_t begin, size_t count, float* params, const float* grads) override {
-    if (momentum_ == 0.0f) {
-      plain(params, grads, count, lr_);
-    } else if (nesterov_) {
-      with_momentum<true>(params, grads, slot_data(0) + begin, count, lr_, momentum_);
-    } else {
-      with_momentum<false>(params, grads, slot_data(0) + begin, count, lr_, momentum_);
-    }
+    const kernels::Table& k = kernels::table();
+    if (momentum_ == 0.0f) k.sgd(params, grads, count, lr_);
+    else k.sgd_momentum(params, grads, slot_data(0) + begin, count, lr_, momentum_, nesterov_);
   }
 
  private:
-  // One pass over the arena each; __restrict parameters let GCC vectorise
-  // without a run-time overlap check.
-  static void plain(float* __restrict p, const float* __restrict g, size_t count, float lr) {
-    for (size_t i = 0; i < count; ++i) p[i] -= lr * g[i];
-  }
-
-  template <bool kNesterov>
-  static void with_momentum(float* __restrict p, const float* __restrict g,
-                            float* __restrict velocity, size_t count, float lr, float mu) {
-    for (size_t i = 0; i < count; ++i) {
-      const float m = mu * velocity[i] - lr * g[i];
-      velocity[i] = m;
-      if constexpr (kNesterov) {
-        p[i] += mu * m - lr * g[i];
-      } else {
-        p[i] += m;
-      }
-    }
-  }
-
   float learning_rate_;
   float momentum_;
   bool nesterov_;

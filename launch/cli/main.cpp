@@ -8,6 +8,7 @@
 
 #include "core/blas_kernels.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/protobuf_log.h"
 #include "distributed/runtime.h"
 #include "launch/cli/args.h"
@@ -62,10 +63,12 @@ int print_version() {
 #else
   const char* compiler = __VERSION__;
 #endif
+  const std::string isa = isa_description();  // throws for a bad LOCKSTEP_ISA: before any output
   std::printf("lockstep %s\n", LOCKSTEP_VERSION);
   std::printf("git revision: %s\n", LOCKSTEP_GIT_REVISION);
   std::printf("compiler: %s (C++ %ld, %s build)\n", compiler, static_cast<long>(__cplusplus), LOCKSTEP_BUILD_TYPE);
   std::printf("BLAS: %s\n", blas_description().c_str());
+  std::printf("ISA: %s\n", isa.c_str());
   std::printf("MPI: %s\n", mpi_library_version().c_str());
   return 0;
 }
@@ -120,10 +123,18 @@ int main(int argc, char** argv) {
     std::fputs((args.command == "completion" ? cli::bash_completion() : cli::man_page(LOCKSTEP_VERSION)).c_str(), stdout);
     return 0;
   }
-  if (args.command == "version") return print_version();
+  if (args.command == "version") {
+    try {
+      return print_version();
+    } catch (const Error& e) {  // a bad LOCKSTEP_ISA
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return e.exit_code();
+    }
+  }
   std::unique_ptr<Runtime> runtime;
   try {
     runtime = std::make_unique<Runtime>(startup_options(args));
+    active_isa();  // a bad LOCKSTEP_ISA ends the job here, reported once (fail below)
     const int status = dispatch(args, *runtime);
     std::fflush(stdout);
     report_status(runtime->world().rank(), status);

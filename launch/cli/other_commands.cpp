@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/blas_kernels.h"
+#include "core/isa.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/evaluate.h"
@@ -38,6 +39,7 @@ int run_summary(const Args& args, Runtime& runtime) {
     const int ranks = world > 1 ? world : 0;
     std::fputs(batch_statistics_summary(model, config.distributed().sync_batch_norm(), ranks).c_str(), stdout);
     std::printf("BLAS: %s\n", blas_description().c_str());
+    std::printf("ISA: %s\n", isa_description().c_str());
   }
   return 0;
 }
