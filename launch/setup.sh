@@ -4,15 +4,21 @@
 # lists are refreshed only when something is missing.
 #   launch/setup.sh            build + test dependencies
 #   launch/setup.sh --bench    also what the benchmarks compare against (PyTorch)
+#   launch/setup.sh --fuzz     also clang and its sanitizer/libFuzzer runtimes
+#                              (the "fuzz" CMake preset, tests/fuzz/)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libopenblas-openmp-dev
           libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc chromium)
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3-torch) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "error: setup: unknown option '$arg' (known: --bench, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 # trainer export: ONNX's schema (onnx.proto) to build it; tests/e2e/test_export_onnx.sh
 # checks the ONNX model (python3-onnx) and the PyTorch rebuild (python3-torch).
 packages+=(libonnx-dev python3-onnx python3-torch)
