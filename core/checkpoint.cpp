@@ -251,7 +251,8 @@ CheckpointContents read_checkpoint(const std::string& path) {
       throw_input_error(path, "tensor '" + rec.name() + "' has inconsistent data: damaged");
     const size_t at = t.values.size();
     t.values.resize(at + count);
-    std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
+    // A record of an empty tensor has no data: values.data() may be null.
+    if (count != 0) std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
   }
   for (const auto& t : c.tensors)
     if (static_cast<int64_t>(t.values.size()) != numel(t.shape))
