@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "checkpoint.pb.h"
@@ -73,9 +74,8 @@ std::string repair(const uint8_t* data, size_t size) {
 void read_and_restore(const std::string& path) {
   try {
     const CheckpointContents ckpt = read_checkpoint(path);
-    if (!fuzz::model_fits(ckpt.header.model())) return;
-    Model model(ckpt.header.model(), ckpt.header.seed(), "model");
-    restore_tensors(ckpt, model, nullptr, path);
+    std::unique_ptr<Model> model = fuzz::build_model(ckpt.header.model(), ckpt.header.seed(), 1, 0, true);
+    if (model) restore_tensors(ckpt, *model, nullptr, path);
   } catch (const Error&) {
   }
 }

@@ -1,57 +1,53 @@
 #include "tests/fuzz/fuzz_common.h"
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <string>
 
 #include "core/config.h"
 #include "core/error.h"
-#include "core/layers/layer_factory.h"
 #include "core/loss.h"
+#include "core/memory_plan.h"
 #include "core/optim/optimizer.h"
 #include "core/parameters.h"
 #include "core/summary.h"
 
 namespace lockstep::fuzz {
 
-bool model_fits(const ModelSpec& spec) {
-  Shape shape;
-  for (int d : spec.input_shape()) shape.push_back(d);
-  for (int64_t d : shape)
-    if (d <= 0) return true;  // Model's own check
-  ParameterStore store;
-  std::map<std::string, int> counts;
+std::unique_ptr<Model> build_model(const ModelSpec& spec, uint64_t seed, int64_t rows, int slots,
+                                   bool sync_batch_norm) {
+  auto model = std::make_unique<Model>(spec, Model::Unallocated{}, "model");
+  const MemoryPlan plan = plan_memory(*model, rows, slots, "model");
+  const MemoryAvailable gib{uint64_t{1} << 30, "the fuzz target"};
+  (void)memory_summary(plan, gib, 2, "batch_size " + std::to_string(rows));
+  (void)model_summary(*model);
+  (void)batch_statistics_summary(*model, sync_batch_norm, 2);
   try {
-    for (int i = 0; i < spec.layers_size(); ++i) {
-      const LayerSpec& ls = spec.layers(i);
-      const std::string where = "model.layers[" + std::to_string(i) + "]";
-      const std::string prefix = layer_name_prefix(ls, where);
-      const std::string name = ls.has_name() ? ls.name() : prefix + "_" + std::to_string(++counts[prefix]);
-      shape = make_layer(ls, name, where)->build(shape, store);
-    }
+    check_memory(plan, gib, 2, "batch_size " + std::to_string(rows), "batch_size");
   } catch (const Error&) {
-    return true;
   }
   size_t total = 0;
-  for (const ParameterInfo& p : store.entries()) {
-    if (p.size > kMaxParameters) return false;
+  for (const ParameterInfo& p : model->parameters().entries()) {
+    if (p.size > kMaxParameters) return nullptr;
     total += p.size;
   }
-  return total <= kMaxParameters;
+  if (total > kMaxParameters) return nullptr;
+  model->allocate(seed);
+  return model;
 }
 
-void build_model(const ConfigFile& file) {
+void build_from_config(const ConfigFile& file) {
   const TrainConfig& config = file.config();
-  // What `trainer train` builds from the config before it reads data
-  // (launch/cli/train_command.cpp), each error located as it does.
+  // launch/cli/train_command.cpp, before the data: the optimizer's slots
+  // size the memory plan, then the model, the loss and the schedule.
   try {
-    if (config.has_model() && model_fits(config.model())) {
-      Model model(config.model(), config.seed());
-      (void)model_summary(model);
-      (void)batch_statistics_summary(model, config.distributed().sync_batch_norm(), 2);
-    }
-    Loss loss(config.loss(), "loss");
     auto optimizer = make_optimizer(config.optimizer(), "optimizer");
+    const int slots = static_cast<int>(optimizer->slot_names().size());
+    if (config.has_model())
+      (void)build_model(config.model(), config.seed(), std::max<int64_t>(1, config.batch_size()), slots,
+                        config.distributed().sync_batch_norm());
+    Loss loss(config.loss(), "loss");
     validate_schedule(config.lr_schedule(), "lr_schedule");
     for (int64_t step : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1} << 40, INT64_MAX})
       (void)scheduled_learning_rate(config.lr_schedule(), 0.01f, step);

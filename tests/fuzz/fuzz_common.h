@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -77,23 +78,23 @@ struct Input {
   uint16_t u16() { return static_cast<uint16_t>(byte() | byte() << 8); }
 };
 
-// The fuzzer must not be stopped by models that are merely big: Model
-// allocates and initialises its parameters from the sizes in the spec, so
-// `units: 2000000000` asks for gigabytes (libFuzzer's out-of-memory), and
-// even the 400k-parameter example models take ~0.2 s per input under the
-// sanitizers. model_fits runs the first half of Model's constructor - every
-// layer's build(), which checks the spec and infers the shapes but allocates
-// nothing - and says whether the parameters it declared fit in
-// kMaxParameters floats; only then is the Model built. Specs the layers
-// reject are "fitting": Model rejects them before it allocates. The bigger
-// models run the same code with bigger numbers.
+// Builds a model as the trainer does (launch/cli/session.cpp): unallocated
+// first - every layer checks its spec and infers its shapes, parameters are
+// declared, nothing is allocated - then its memory plan for `rows` rows and
+// an optimizer of `slots` slots, the plan checked against 1 GiB, the
+// summaries; then allocated and initialised from `seed`, but only when its
+// parameters fit in kMaxParameters floats (else null): `units: 2000000000`
+// would be libFuzzer's out-of-memory, and even the 400k-parameter example
+// models take ~0.2 s per input under the sanitizers. Bigger models run the
+// same code with bigger numbers. Errors are lockstep::Error, as in Model.
 constexpr size_t kMaxParameters = size_t{1} << 16;  // 256 kB of floats
-bool model_fits(const ModelSpec& spec);
+std::unique_ptr<Model> build_model(const ModelSpec& spec, uint64_t seed, int64_t rows, int slots,
+                                   bool sync_batch_norm);
 
 // Builds what the trainer builds from a validated config before it reads
-// data - the model (if it fits), its summary, the loss, the optimizer, the
-// learning-rate schedule (evaluated at a few steps) - and asks every error
-// for its place in the config file, as the trainer does when it reports one.
-void build_model(const ConfigFile& file);
+// data - the model (above), the loss, the optimizer, the learning-rate
+// schedule (evaluated at a few steps) - and asks every error for its place
+// in the config file, as the trainer does when it reports one.
+void build_from_config(const ConfigFile& file);
 
 }  // namespace lockstep::fuzz

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     (void)config_hash(file.config());
     (void)to_text(file.config());
-    fuzz::build_model(file);
+    fuzz::build_from_config(file);
   } catch (const Error&) {
   }
   return 0;

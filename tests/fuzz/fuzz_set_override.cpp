@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
     }
     (void)config_hash(file.config());
-    fuzz::build_model(file);
+    fuzz::build_from_config(file);
   } catch (const Error&) {
   }
   return 0;
