@@ -254,7 +254,8 @@ void add_chunk(Assembly& a, const TensorRecord& rec, size_t record, size_t file_
                        std::to_string(n) + " with " + std::to_string(t.values.size()) + " read");
   const size_t at = t.values.size();
   t.values.resize(at + count);
-  std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
+  // A record of an empty tensor has no data: values.data() may be null.
+  if (count != 0) std::memcpy(t.values.data() + at, rec.data().data(), rec.data().size());
 }
 
 // The footer is the one part of the file that its own checksum cannot cover,

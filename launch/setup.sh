@@ -5,6 +5,8 @@
 #   launch/setup.sh            build + test dependencies (qemu-user: tests/e2e/test_isa_paths.sh
 #                              runs the portable trainer on emulated older CPUs)
 #   launch/setup.sh --bench    also what the benchmarks compare against (PyTorch)
+#   launch/setup.sh --fuzz     also clang and its sanitizer/libFuzzer runtimes
+#                              (the "fuzz" CMake preset, tests/fuzz/)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
@@ -12,9 +14,13 @@ packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenbla
           libprotobuf-dev protobuf-compiler libeigen3-dev libgtest-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist python3 python3-numpy python3-protobuf iproute2 bc chromium
           qemu-user)
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3-torch) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "error: setup: unknown option '$arg' (known: --bench, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 # trainer export: ONNX's schema (onnx.proto) to build it; tests/e2e/test_export_onnx.sh
 # checks the ONNX model (python3-onnx) and the PyTorch rebuild (python3-torch).
 packages+=(libonnx-dev python3-onnx python3-torch)
