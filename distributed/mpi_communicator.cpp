@@ -81,6 +81,21 @@ std::string seconds_string(double s) {
   return buf;
 }
 
+// Where Open MPI's shared windows live (osc/sm's backing files), and whether
+// `bytes` more fit there. A tmpfs that runs out either fails the window's
+// allocation or, where the backing file is only truncated to size, kills the
+// process (SIGBUS) at the first touch of a page it cannot back; checking the
+// room first turns both into a fallback. Containers often give /dev/shm 64 MB.
+bool shared_memory_has_room(uint64_t bytes, std::string* dir_out, uint64_t* free_out) {
+  const char* dir = std::getenv("OMPI_MCA_osc_sm_backing_directory");
+  if (dir == nullptr || *dir == '\0') dir = "/dev/shm";
+  *dir_out = dir;
+  struct statvfs st;
+  if (statvfs(dir, &st) != 0) return true;  // not there: Open MPI uses its session directory
+  *free_out = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  return *free_out >= bytes;
+}
+
 }  // namespace
 
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned)
@@ -103,11 +118,78 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned)
     const char* env = std::getenv("LOCKSTEP_SHM_ALLREDUCE");
     int64_t off = (env != nullptr && std::string(env) == "0") ? 1 : 0;
     allreduce_max(&off, 1, "shared-memory all-reduce set-up");
-    if (off == 0) {
-      shm_ = ShmAllreduce::create(comm_, where_);
-      if (shm_) shm_small_ = ShmReplicatedReduce::create(comm_, where_);
-    }
+    if (off == 0) set_up_shared_memory();
+  }
+}
+
+MPI_Comm MpiCommunicator::node_communicator() {
+  const char* id = std::getenv("LOCKSTEP_NODE_ID");
+  const bool pretend = id != nullptr && *id != '\0';
+  int64_t votes[2] = {pretend ? 1 : 0, pretend ? 0 : 1};
+  allreduce_max(votes, 2, "node layout set-up");
+  if (votes[0] != 0 && votes[1] != 0)
+    throw_input_error("LOCKSTEP_NODE_ID", "set on some ranks but not on others: set it on every rank or none");
+  MPI_Comm node = MPI_COMM_NULL;
+  int rc = MPI_SUCCESS;
+  if (pretend) {
+    char* end = nullptr;
+    const long color = std::strtol(id, &end, 10);
+    if (*end != '\0' || color < 0 || color > INT_MAX)
+      throw_input_error("LOCKSTEP_NODE_ID", std::string("must be an integer >= 0, got '") + id + "'");
+    rc = MPI_Comm_split(comm_, static_cast<int>(color), rank_, &node);
+  } else {
+    rc = MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  }
+  check(rc, pretend ? "MPI_Comm_split" : "MPI_Comm_split_type", -1);
+  return node;
+}
+
+void MpiCommunicator::set_up_shared_memory() {
+  MPI_Comm node = node_communicator();
+  int node_size = 1;
+  MPI_Comm_size(node, &node_size);
+  if (node_size == size_) {  // one node: every rank says so
+    MPI_Comm_free(&node);
+    shm_ = ShmAllreduce::create(comm_, where_);
+    if (shm_) shm_small_ = ShmReplicatedReduce::create(comm_, where_);
     shm_enabled_ = shm_ != nullptr && shm_small_ != nullptr;
+    return;
+  }
+  const char* env = std::getenv("LOCKSTEP_HIERARCHICAL");
+  int64_t flat = (env != nullptr && std::string(env) == "0") ? 1 : 0;
+  allreduce_max(&flat, 1, "hierarchical all-reduce set-up");
+  if (flat != 0) {
+    MPI_Comm_free(&node);
+    return;
+  }
+  // Each rank's staging slots, and rank 0's output slots: about 8 MiB each.
+  const uint64_t need = static_cast<uint64_t>(node_size + 1) * ShmAllreduce::kSlots *
+                        ShmAllreduce::kDefaultSlotFloats * sizeof(float);
+  std::string dir;
+  uint64_t free_bytes = 0;
+  const bool room = shared_memory_has_room(need, &dir, &free_bytes);
+  shm_ = ShmAllreduce::create_hierarchical(comm_, node, where_, room);  // takes `node`
+  shm_enabled_ = shm_ != nullptr;
+  if (!shm_enabled_ && rank_ == 0) {
+    std::fprintf(stderr,
+                 "warning: %s: a node could not make the shared-memory window for the hierarchical all-reduce: "
+                 "gradients are summed with MPI_Iallreduce over all ranks and the optimizer is not sharded\n",
+                 where_.c_str());
+  }
+}
+
+template <typename T, typename Combine>
+void MpiCommunicator::gather_in_rank_order(T* data, size_t count, Combine combine) {
+  // Small vectors only (BatchNormalization's per-channel statistics):
+  // size() copies of `count` arrive on every rank.
+  const size_t bytes = count * sizeof(T);
+  if (gathered_.size() < bytes * static_cast<size_t>(size_)) gathered_.resize(bytes * static_cast<size_t>(size_));
+  allgather(data, gathered_.data(), bytes);
+  const T* all = reinterpret_cast<const T*>(gathered_.data());
+  for (size_t i = 0; i < count; ++i) {
+    T v = all[i];
+    for (int q = 1; q < size_; ++q) combine(v, all[static_cast<size_t>(q) * count + i]);
+    data[i] = v;
   }
 }
 
@@ -234,7 +316,8 @@ void MpiCommunicator::allreduce_sum(float* data, size_t count, const char* label
 }
 
 void MpiCommunicator::allreduce_sum(double* data, size_t count, const char* label) {
-  if (shm_enabled_) return shm_small_->sum(data, count, label, timeout_seconds_);
+  if (shm_enabled_ && shm_small_) return shm_small_->sum(data, count, label, timeout_seconds_);
+  if (hierarchical()) return gather_in_rank_order(data, count, [](double& a, double b) { a += b; });
   allreduce(data, count, sizeof(double), MPI_DOUBLE, MPI_SUM, label);
 }
 
@@ -243,7 +326,8 @@ void MpiCommunicator::allreduce_max(int64_t* data, size_t count, const char* lab
 }
 
 void MpiCommunicator::allreduce_moments(Moments* data, size_t count, const char* label) {
-  if (shm_enabled_) return shm_small_->merge(data, count, label, timeout_seconds_);
+  if (shm_enabled_ && shm_small_) return shm_small_->merge(data, count, label, timeout_seconds_);
+  if (hierarchical()) return gather_in_rank_order(data, count, [](Moments& a, const Moments& b) { merge_moments(a, b); });
   const MomentsMpi& m = moments_mpi();
   allreduce(data, count, sizeof(Moments), m.type, m.op, label);
 }
@@ -254,29 +338,14 @@ int MpiCommunicator::start_reduce_update(float* grads, float* params, size_t cou
   return kShmTicketBase + shm_->start_update(grads, params, count, offset, update, label);
 }
 
-namespace {
-// Where Open MPI's shared windows live (osc/sm's backing files), and whether
-// `bytes` more fit there. A tmpfs that runs out either fails the window's
-// allocation or, where the backing file is only truncated to size, kills the
-// process (SIGBUS) at the first touch of a page it cannot back; checking the
-// room first turns both into a fallback. Containers often give /dev/shm 64 MB.
-bool shared_memory_has_room(uint64_t bytes, std::string* dir_out, uint64_t* free_out) {
-  const char* dir = std::getenv("OMPI_MCA_osc_sm_backing_directory");
-  if (dir == nullptr || *dir == '\0') dir = "/dev/shm";
-  *dir_out = dir;
-  struct statvfs st;
-  if (statvfs(dir, &st) != 0) return true;  // not there: Open MPI uses its session directory
-  *free_out = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
-  return *free_out >= bytes;
-}
-}  // namespace
 
 float* MpiCommunicator::shared_arena(size_t floats) {
   if (!shm_enabled_) return nullptr;
   const char* env = std::getenv("LOCKSTEP_SHARED_ARENA");
   const bool opted_out = env != nullptr && std::string(env) == "0";
   // Every rank of the node maps its own segment; leave 64 MiB for the rest.
-  const uint64_t need = static_cast<uint64_t>(floats) * sizeof(float) * static_cast<uint64_t>(size_) + (64u << 20);
+  const uint64_t need =
+      static_cast<uint64_t>(floats) * sizeof(float) * static_cast<uint64_t>(shm_->node_size()) + (64u << 20);
   std::string dir;
   uint64_t free_bytes = 0;
   const bool room = shared_memory_has_room(need, &dir, &free_bytes);

@@ -28,6 +28,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/communicator.h"
 #include "distributed/shm_allreduce.h"
@@ -46,7 +47,15 @@ class MpiCommunicator final : public Communicator {
   // by split()); MPI_COMM_WORLD is wrapped with owned = false. Switches the
   // communicator to MPI_ERRORS_RETURN so MPI failures become lockstep::Error.
   // Collective: when all ranks share a node it sets up the shared-memory
-  // all-reduce for float sums (LOCKSTEP_SHM_ALLREDUCE=0 turns that off).
+  // all-reduce for float sums (LOCKSTEP_SHM_ALLREDUCE=0 turns that off);
+  // over several nodes the hierarchical one (shared memory on each node,
+  // a chain in node order across nodes; LOCKSTEP_HIERARCHICAL=0 keeps
+  // MPI_Iallreduce over all ranks). Where a node cannot make the shared
+  // window, rank 0 warns once and MPI's all-reduce is used.
+  //
+  // Nodes are MPI_Comm_split_type(SHARED). Test-only: LOCKSTEP_NODE_ID=N,
+  // set on every rank, groups the ranks into pretend nodes by N instead, so
+  // node layouts can be tried on one machine.
   explicit MpiCommunicator(MPI_Comm comm, bool owned = false);
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
@@ -62,8 +71,7 @@ class MpiCommunicator final : public Communicator {
   int start_allreduce_sum(float* data, size_t count, const char* label) override;
   void wait(int ticket) override;
 
-  // Only through shared memory (all ranks on one node): across nodes the
-  // sharded step would need a reduce-scatter and an all-gather of its own.
+  // Through shared memory, on one node or hierarchically over several.
   bool supports_reduce_update() const override { return shm_enabled_; }
   int start_reduce_update(float* grads, float* params, size_t count, size_t offset, ReducedRangeUpdate& update,
                           const char* label) override;
@@ -88,6 +96,11 @@ class MpiCommunicator final : public Communicator {
   // True when float sums go through ShmAllreduce (all ranks on one node and
   // LOCKSTEP_SHM_ALLREDUCE is not 0 on any rank).
   bool uses_shared_memory() const { return shm_enabled_; }
+  // True when float sums go through the hierarchical all-reduce (several
+  // nodes). Double sums and moments are then all-gathered and combined in
+  // rank order on every rank, as on one node, so every layout gets the
+  // same bits.
+  bool hierarchical() const { return shm_enabled_ && shm_->hierarchical(); }
 
   // Largest count one MPI call carries (default INT_MAX). Tests lower it to
   // exercise the chunking without multi-gigabyte buffers; float sums then
@@ -111,6 +124,13 @@ class MpiCommunicator final : public Communicator {
   // Blocking in-place all-reduce, chunked.
   void allreduce(void* data, size_t count, size_t elem_bytes, MPI_Datatype type, MPI_Op op,
                  const char* label);
+  void set_up_shared_memory();
+  // This rank's node (see LOCKSTEP_NODE_ID above); the caller frees it.
+  MPI_Comm node_communicator();
+  // All ranks' `data` gathered, then data = combine(...combine(r0, r1)..., rN)
+  // in rank order: the same bits on every rank and for every node layout.
+  template <typename T, typename Combine>
+  void gather_in_rank_order(T* data, size_t count, Combine combine);
 
   MPI_Comm comm_;
   bool owned_;
@@ -125,6 +145,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<ShmAllreduce> shm_;
   std::unique_ptr<ShmReplicatedReduce> shm_small_;  // double sums, moments
   bool shm_enabled_ = false;
+  std::vector<char> gathered_;  // gather_in_rank_order's; grows, never shrinks
 
   std::array<MPI_Request, kMaxRequests> requests_;
   std::array<MPI_Status, kMaxRequests> statuses_;  // to explain MPI_ERR_IN_STATUS

@@ -14,7 +14,6 @@ namespace lockstep {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kAlign = 16;  // floats per slice boundary: whole cache lines
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -113,11 +112,16 @@ void free_window(MPI_Win& window) {
 
 std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::string& where,
                                                    size_t slot_floats) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  if (size < 2 || slot_floats == 0 || !all_on_one_node(comm)) return nullptr;
+  return make(comm, where, slot_floats);
+}
+
+std::unique_ptr<ShmAllreduce> ShmAllreduce::make(MPI_Comm comm, const std::string& where, size_t slot_floats) {
   int size = 1, rank = 0;
   MPI_Comm_size(comm, &size);
   MPI_Comm_rank(comm, &rank);
-  if (size < 2 || slot_floats == 0 || !all_on_one_node(comm)) return nullptr;
-
   slot_floats = round_up(slot_floats, kPage / sizeof(float));
   const size_t slots_bytes = kSlots * slot_floats * sizeof(float);
   const size_t control_bytes = round_up(sizeof(Control), kPage);
@@ -140,6 +144,50 @@ std::unique_ptr<ShmAllreduce> ShmAllreduce::create(MPI_Comm comm, const std::str
   return shm;
 }
 
+std::unique_ptr<ShmAllreduce> ShmAllreduce::create_hierarchical(MPI_Comm world, MPI_Comm node,
+                                                                const std::string& where, bool room,
+                                                                size_t slot_floats) {
+  int node_rank = 0, node_size = 1, world_rank = 0;
+  MPI_Comm_rank(node, &node_rank);
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_rank(world, &world_rank);
+  // The node's lowest world rank orders the nodes in every chain alike.
+  int leader = world_rank, slices = node_size;
+  MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, node);
+  MPI_Allreduce(MPI_IN_PLACE, &slices, 1, MPI_INT, MPI_MAX, world);
+  std::unique_ptr<ShmAllreduce> shm;
+  // Decided per node (the window is collective over it), then world-wide.
+  int failed = room ? 0 : 1;
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, node);
+  try {
+    if (failed == 0) shm = make(node, where, std::max<size_t>(slot_floats, 1));
+  } catch (const Error&) {
+    failed = 1;
+  }
+  // One node without its window means no hierarchy anywhere.
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, world);
+  if (failed != 0) {
+    shm.reset();
+    MPI_Comm_free(&node);
+    return nullptr;
+  }
+  shm->owned_comm_ = node;
+  shm->slices_ = slices;
+  const size_t max_slice = split_range(shm->slot_floats_, slices, 0).size();
+  // Slice k is reduced by local rank k mod node_size: on a node with fewer
+  // ranks than the largest, some ranks take several.
+  for (int k = 0; k < slices; ++k) {
+    const bool mine = k % node_size == node_rank;
+    MPI_Comm chain = MPI_COMM_NULL;
+    if (MPI_Comm_split(world, mine ? 0 : MPI_UNDEFINED, leader, &chain) != MPI_SUCCESS)
+      throw_runtime_error(where, "MPI_Comm_split for the cross-node all-reduce failed");
+    if (!mine) continue;
+    shm->handled_.push_back(k);
+    shm->chains_.push_back(std::make_unique<NodeChain>(chain, kSlots, max_slice, where));
+  }
+  return shm;
+}
+
 ShmAllreduce::ShmAllreduce(MPI_Comm comm, MPI_Win window, int rank, int size, size_t slot_floats,
                            std::string where)
     : comm_(comm),
@@ -149,7 +197,8 @@ ShmAllreduce::ShmAllreduce(MPI_Comm comm, MPI_Win window, int rank, int size, si
       slot_floats_(slot_floats),
       where_(std::move(where)),
       control_(size, nullptr),
-      stages_(size, nullptr) {
+      stages_(size, nullptr),
+      slices_(size) {
   instances().push_back(this);
 }
 
@@ -164,12 +213,9 @@ ShmAllreduce::~ShmAllreduce() {
   all.erase(std::remove(all.begin(), all.end(), this), all.end());
   for (Arena& a : arenas_) free_window(a.window);
   free_window(window_);
-}
-
-ShmAllreduce::Slice ShmAllreduce::slice(size_t count, int rank) const {
-  const size_t per = round_up((count + size_ - 1) / size_, kAlign);
-  const size_t begin = std::min(count, static_cast<size_t>(rank) * per);
-  return Slice{begin, std::min(count, begin + per)};
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_comm_ != MPI_COMM_NULL && !finalized && std::uncaught_exceptions() == 0) MPI_Comm_free(&owned_comm_);
 }
 
 float* ShmAllreduce::stage(int rank, uint64_t seq) const {
@@ -242,6 +288,131 @@ int ShmAllreduce::enqueue(const Piece& whole, const char* label) {
   return ticket;
 }
 
+const float* ShmAllreduce::source(const Piece& p, uint64_t seq, int q) const {
+  if (q == rank_) return p.data;
+  return p.arena >= 0 ? in_rank(p.arena, q, p.data) : stage(q, seq);
+}
+
+void ShmAllreduce::reduce_flat(const Piece& p, uint64_t seq) {
+  const Slice mine = slice(p.count, rank_);
+  const size_t len = mine.size();
+  float* __restrict sum = out(seq) + mine.begin;
+  const float* __restrict a = source(p, seq, 0) + mine.begin;
+  const float* __restrict b = source(p, seq, 1) + mine.begin;
+  // Rank order, whoever reduces: ((r0 + r1) + r2) + ... (the loops:
+  // core/kernels/variant.inc, the same bits on every ISA path).
+  const kernels::Table& k = kernels::table();
+  if (p.update != nullptr) {
+    // Sharded step: the sum is this rank's to apply; the others receive
+    // the parameters it produces.
+    k.add(a, b, sum, len);
+    for (int q = 2; q < size_; ++q) k.add_into(sum, source(p, seq, q) + mine.begin, len);
+    float* params = p.home + mine.begin;
+    p.update->apply(p.offset + mine.begin, len, sum, params);
+    if (p.arena >= 0) {
+      for (int q = 0; q < size_; ++q)
+        if (q != rank_) std::memcpy(in_rank(p.arena, q, params), params, len * sizeof(float));
+    } else {
+      std::memcpy(sum, params, len * sizeof(float));
+    }
+  } else if (size_ == 2) {
+    float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
+    k.add_twice(a, b, sum, back, len);
+  } else {
+    k.add(a, b, sum, len);
+    for (int q = 2; q < size_; ++q) k.add_into(sum, source(p, seq, q) + mine.begin, len);
+    std::memcpy(p.data + mine.begin, sum, len * sizeof(float));
+  }
+}
+
+void ShmAllreduce::sum_slice(const Piece& p, uint64_t seq, Slice s, const float* incoming, float* sum) const {
+  const kernels::Table& k = kernels::table();
+  const size_t len = s.size();
+  int q = 0;
+  if (incoming != nullptr) {  // ((earlier nodes) + r0) + r1 ...: world-rank order
+    k.add(incoming, source(p, seq, 0) + s.begin, sum, len);
+    q = 1;
+  } else if (size_ == 1) {
+    std::memcpy(sum, source(p, seq, 0) + s.begin, len * sizeof(float));
+    q = 1;
+  } else {
+    k.add(source(p, seq, 0) + s.begin, source(p, seq, 1) + s.begin, sum, len);
+    q = 2;
+  }
+  for (; q < size_; ++q) k.add_into(sum, source(p, seq, q) + s.begin, len);
+}
+
+// Hierarchical, stage 1: my slices of the piece summed on top of the
+// previous nodes' partial sums and passed on, once every rank of the node
+// has staged it and every rank has copied back the piece that used the
+// slot kSlots pieces ago (so its chain buffers and output slot are free).
+bool ShmAllreduce::sum_and_pass_on() {
+  const uint64_t seq = summed_seq_;
+  if (seq >= stage_seq_ || min_counter(&Control::staged) < seq) return false;
+  if (seq > kSlots && min_counter(&Control::copied) < seq - kSlots) return false;
+  const Piece& p = piece(seq);
+  const int slot = slot_of(seq);
+  for (size_t c = 0; c < chains_.size(); ++c)
+    if (!chains_[c]->incoming_ready(slot, slice(p.count, handled_[c]).size())) return false;
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const Slice s = slice(p.count, handled_[c]);
+    NodeChain& chain = *chains_[c];
+    sum_slice(p, seq, s, chain.incoming(slot), chain.partial(slot));
+    chain.pass_on(slot, s.size());
+  }
+  ++summed_seq_;
+  return true;
+}
+
+// Stage 2: the sub-slice of the final sums this rank owns is updated (the
+// optimizer sharded over the world) and all-gathered, in piece order so
+// every chain starts its all-gathers in the same order on every node.
+bool ShmAllreduce::update_and_gather() {
+  const uint64_t seq = gathered_seq_;
+  if (seq >= summed_seq_) return false;
+  const int slot = slot_of(seq);
+  for (auto& chain : chains_)
+    if (!chain->own_ready(slot)) return false;
+  const Piece& p = piece(seq);
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const Slice s = slice(p.count, handled_[c]);
+    NodeChain& chain = *chains_[c];
+    const Range own = chain.own(s.size());
+    if (p.update != nullptr) {
+      float* summed = chain.result(slot) + own.begin;
+      float* params = p.home + s.begin + own.begin;
+      p.update->apply(p.offset + s.begin + own.begin, own.size(), summed, params);
+      std::memcpy(summed, params, own.size() * sizeof(float));
+    }
+    chain.start_gather(slot, s.size());
+  }
+  ++gathered_seq_;
+  return true;
+}
+
+// Stage 3: the gathered slices go where this node's ranks copy them from.
+bool ShmAllreduce::deliver() {
+  const uint64_t seq = reduce_seq_;
+  if (seq >= gathered_seq_) return false;
+  const int slot = slot_of(seq);
+  for (auto& chain : chains_)
+    if (!chain->gathered(slot)) return false;
+  const Piece& p = piece(seq);
+  for (size_t c = 0; c < chains_.size(); ++c) {
+    const Slice s = slice(p.count, handled_[c]);
+    const float* result = chains_[c]->result(slot);
+    if (p.arena >= 0) {  // zero-copy: straight into every rank's parameters
+      for (int q = 0; q < size_; ++q)
+        std::memcpy(in_rank(p.arena, q, p.home + s.begin), result, s.size() * sizeof(float));
+    } else {
+      std::memcpy(out(seq) + s.begin, result, s.size() * sizeof(float));
+    }
+  }
+  publish(&Control::reduced, seq);
+  ++reduce_seq_;
+  return true;
+}
+
 bool ShmAllreduce::progress() {
   bool any = false;
   for (;;) {
@@ -250,11 +421,14 @@ bool ShmAllreduce::progress() {
     // that used the slot kSlots pieces ago.
     if (stage_seq_ < next_seq_ &&
         (stage_seq_ <= kSlots || min_counter(&Control::reduced) >= stage_seq_ - kSlots)) {
-      // Only what the other ranks reduce: my own slice I read from p.data.
       const Piece& p = piece(stage_seq_);
-      const Slice mine = slice(p.count, rank_);
-      if (p.arena < 0) {  // zero-copy: the others read p.data where it is
-        float* slot = stage(rank_, stage_seq_);
+      float* slot = stage(rank_, stage_seq_);
+      if (p.arena >= 0 || size_ == 1) {
+        // zero-copy, or nobody to read it: the data stays where it is
+      } else if (hierarchical()) {  // my slices are sums of several ranks' too
+        std::memcpy(slot, p.data, p.count * sizeof(float));
+      } else {  // only what the other ranks reduce: my own slice I read from p.data
+        const Slice mine = slice(p.count, rank_);
         std::memcpy(slot, p.data, mine.begin * sizeof(float));
         std::memcpy(slot + mine.end, p.data + mine.end, (p.count - mine.end) * sizeof(float));
       }
@@ -262,55 +436,29 @@ bool ShmAllreduce::progress() {
       ++stage_seq_;
       moved = true;
     }
-    // Reduce: my 1/p of the piece, once every rank has staged it and every
-    // rank has copied back the piece that used the output slot before.
-    if (reduce_seq_ < stage_seq_ && min_counter(&Control::staged) >= reduce_seq_ &&
-        (reduce_seq_ <= kSlots || min_counter(&Control::copied) >= reduce_seq_ - kSlots)) {
-      const Piece& p = piece(reduce_seq_);
-      const Slice mine = slice(p.count, rank_);
-      const size_t len = mine.end - mine.begin;
-      auto source = [&](int q) -> const float* {
-        if (q == rank_) return p.data + mine.begin;
-        return (p.arena >= 0 ? in_rank(p.arena, q, p.data) : stage(q, reduce_seq_)) + mine.begin;
-      };
-      float* __restrict sum = out(reduce_seq_) + mine.begin;
-      const float* __restrict a = source(0);
-      const float* __restrict b = source(1);
-      // Rank order, whoever reduces: ((r0 + r1) + r2) + ... (the loops:
-      // core/kernels/variant.inc, the same bits on every ISA path).
-      const kernels::Table& k = kernels::table();
-      if (p.update != nullptr) {
-        // Sharded step: the sum is this rank's to apply; the others receive
-        // the parameters it produces.
-        k.add(a, b, sum, len);
-        for (int q = 2; q < size_; ++q) k.add_into(sum, source(q), len);
-        float* params = p.home + mine.begin;
-        p.update->apply(p.offset + mine.begin, len, sum, params);
-        if (p.arena >= 0) {
-          for (int q = 0; q < size_; ++q)
-            if (q != rank_) std::memcpy(in_rank(p.arena, q, params), params, len * sizeof(float));
-        } else {
-          std::memcpy(sum, params, len * sizeof(float));
-        }
-      } else if (size_ == 2) {
-        float* __restrict back = p.data + mine.begin;  // my slice's result goes straight home too
-        k.add_twice(a, b, sum, back, len);
-      } else {
-        k.add(a, b, sum, len);
-        for (int q = 2; q < size_; ++q) k.add_into(sum, source(q), len);
-        std::memcpy(p.data + mine.begin, sum, len * sizeof(float));
-      }
+    if (hierarchical()) {
+      moved |= sum_and_pass_on();
+      moved |= update_and_gather();
+      moved |= deliver();
+    } else if (reduce_seq_ < stage_seq_ && min_counter(&Control::staged) >= reduce_seq_ &&
+               (reduce_seq_ <= kSlots || min_counter(&Control::copied) >= reduce_seq_ - kSlots)) {
+      // Reduce: my 1/p of the piece, once every rank has staged it and every
+      // rank has copied back the piece that used the output slot before.
+      reduce_flat(piece(reduce_seq_), reduce_seq_);
       publish(&Control::reduced, reduce_seq_);
       ++reduce_seq_;
       moved = true;
     }
     // Copy back: the whole reduced piece, once every rank has reduced its part.
     if (copy_seq_ < reduce_seq_ && min_counter(&Control::reduced) >= copy_seq_) {
-      // The other ranks' slices; mine is already home.
       const Piece& p = piece(copy_seq_);
-      const Slice mine = slice(p.count, rank_);
-      if (p.arena < 0) {  // zero-copy: the other ranks wrote their slices here
-        const float* reduced = out(copy_seq_);
+      const float* reduced = out(copy_seq_);
+      if (p.arena >= 0) {
+        // zero-copy: the reducing ranks wrote the parameters here
+      } else if (hierarchical()) {
+        std::memcpy(p.home, reduced, p.count * sizeof(float));
+      } else {  // the other ranks' slices; mine is already home
+        const Slice mine = slice(p.count, rank_);
         std::memcpy(p.home, reduced, mine.begin * sizeof(float));
         std::memcpy(p.home + mine.end, reduced + mine.end, (p.count - mine.end) * sizeof(float));
       }

@@ -28,6 +28,16 @@
 // reductions in the same order (the rule for any collective). A slot is
 // reused once every rank has finished with the piece that had it K pieces
 // before.
+//
+// Several nodes (create_hierarchical): the same pipeline on each node, and
+// between its reduce and copy-back stages a cross-node step per slice
+// (distributed/node_chain.h): the rank reducing slice k on its node joins
+// the ranks reducing slice k on the other nodes, the node sums are chained
+// in node order, each rank of the world updates (or keeps) its sub-slice,
+// and the results are all-gathered and shared on the node. Every node cuts
+// pieces into as many slices as the largest node has ranks, so slices line
+// up across nodes with uneven rank counts; a node with fewer ranks gives
+// each of them several slices.
 #pragma once
 
 #ifndef OMPI_SKIP_MPICXX
@@ -43,6 +53,7 @@
 #include <vector>
 
 #include "core/communicator.h"
+#include "distributed/node_chain.h"
 
 namespace lockstep {
 
@@ -63,6 +74,14 @@ class ShmAllreduce {
   // (then MPI's own all-reduce is the way). `where` prefixes error messages.
   static std::unique_ptr<ShmAllreduce> create(MPI_Comm comm, const std::string& where,
                                               size_t slot_floats = kDefaultSlotFloats);
+  // Collective over `world`: the hierarchical all-reduce for a job over
+  // several nodes. `node` holds this rank's node (consecutive world ranks
+  // keep the sums in world-rank order; see node_chain.h); it is taken over
+  // and freed. nullptr on every rank when some node could not make its
+  // shared window (the caller falls back to MPI's all-reduce).
+  // `room`: false where this rank found too little shared memory for it.
+  static std::unique_ptr<ShmAllreduce> create_hierarchical(MPI_Comm world, MPI_Comm node, const std::string& where,
+                                                           bool room, size_t slot_floats = kDefaultSlotFloats);
   ~ShmAllreduce();
   ShmAllreduce(const ShmAllreduce&) = delete;
   ShmAllreduce& operator=(const ShmAllreduce&) = delete;
@@ -92,6 +111,9 @@ class ShmAllreduce {
   // Blocks until the ticket is done; throws lockstep::Error naming its label
   // after `timeout_seconds` without progress.
   void wait(int ticket, double timeout_seconds);
+  // Ranks sharing this object's window (the node's, when hierarchical).
+  int node_size() const { return size_; }
+  bool hierarchical() const { return !chains_.empty(); }
   bool active(int ticket) const {
     return ticket >= 0 && ticket < kMaxTickets && tickets_[ticket].active;
   }
@@ -118,9 +140,7 @@ class ShmAllreduce {
     std::vector<float*> bases;  // per rank
     size_t floats;
   };
-  struct Slice {
-    size_t begin, end;
-  };
+  using Slice = Range;
   struct Ticket {
     bool active = false;
     uint64_t last_seq = 0;  // done when copied_seq_ >= last_seq
@@ -128,11 +148,25 @@ class ShmAllreduce {
   };
 
   ShmAllreduce(MPI_Comm comm, MPI_Win window, int rank, int size, size_t slot_floats, std::string where);
+  // The window and counters over `comm`, whoever its ranks are.
+  static std::unique_ptr<ShmAllreduce> make(MPI_Comm comm, const std::string& where, size_t slot_floats);
 
   // Queues `whole` as slot-sized pieces and hands out a ticket.
   int enqueue(const Piece& whole, const char* label);
-  // The elements rank `rank` reduces: 1/p, on cache-line boundaries.
-  Slice slice(size_t count, int rank) const;
+  // Slice k of a piece of `count`: 1/slices_, on cache-line boundaries.
+  // Flat: slices_ == size_ and rank k reduces slice k.
+  Slice slice(size_t count, int k) const { return split_range(count, slices_, k); }
+  // Sums my slice of the piece in my own slot (one node).
+  void reduce_flat(const Piece& p, uint64_t seq);
+  // Hierarchical stages between stage and copy-back; true when one moved.
+  bool sum_and_pass_on();
+  bool update_and_gather();
+  bool deliver();
+  // Sum of slice `k` of the piece: previous nodes' partial (if any), then
+  // this node's ranks in order.
+  void sum_slice(const Piece& p, uint64_t seq, Slice s, const float* incoming, float* sum) const;
+  // Where local rank q's contribution to the piece is.
+  const float* source(const Piece& p, uint64_t seq, int q) const;
   float* stage(int rank, uint64_t seq) const;
   float* out(uint64_t seq) const;
   uint64_t min_counter(Counter Control::*which) const;
@@ -156,6 +190,15 @@ class ShmAllreduce {
   std::vector<float*> stages_;     // per rank: kSlots slots of slot_floats_
   float* out_ = nullptr;       // kSlots slots of reduced pieces (in rank 0's segment)
   std::vector<Arena> arenas_;
+
+  // Hierarchical only: slices per piece (the largest node's rank count),
+  // the ones this rank reduces, one chain per such slice, and the node
+  // communicator this object owns.
+  int slices_;
+  std::vector<int> handled_;
+  std::vector<std::unique_ptr<NodeChain>> chains_;
+  MPI_Comm owned_comm_ = MPI_COMM_NULL;
+  uint64_t summed_seq_ = 1, gathered_seq_ = 1;  // next to sum, to gather
 
   // Next sequence number to hand out, and the next to stage, reduce, copy back.
   uint64_t next_seq_ = 1, stage_seq_ = 1, reduce_seq_ = 1, copy_seq_ = 1;
