@@ -3,8 +3,14 @@
 # joined by veth pairs to a bridge that lives in a namespace of its own (the
 # "switch"). mpirun runs inside host 1 and starts its daemon on host 2 through
 # netns_agent.sh (in place of ssh); ranks talk over Open MPI's TCP transport
-# only. seed_mlp is trained with np = 4 over 2 hosts (2 ranks each) and must
-# give the same parameters as np = 1 (alone, no MPI).
+# only. seed_mlp (synchronized BatchNormalization, dropout) is trained with
+# np = 4 over 2 hosts x 2 ranks and over 3 hosts with 1 + 2 + 1 ranks: the
+# hierarchical all-reduce (shared memory on each host, a chain over TCP
+# between hosts). Both must give the same parameters as np = 1 (alone, no
+# MPI) within the tolerance, and the same bits as each other and as np = 4
+# on one host (the sums are formed in world-rank order whatever the layout).
+# Then a rank on the middle host is killed (kill -9), and another stopped
+# (SIGSTOP): the job must end on every host within the collective time-out.
 #
 # Addresses are 10.231.0.0/24 and exist only inside the namespaces created
 # here: no interface is added to the machine's own namespace, so no traffic
@@ -25,7 +31,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-NHOSTS=2 SLOTS=2 NP=4 NET=10.231.0 TIMEOUT=120  # seconds, for each mpirun and the np=1 run
+NHOSTS=3 NP=4 NET=10.231.0 TIMEOUT=120  # seconds, for each mpirun and the np=1 run
+LAYOUTS=("2 2" "1 2 1")  # ranks on host 1, host 2, ...
+COLLECTIVE_TIMEOUT=10  # seconds, for the failure runs
 TAG=lockstep-$$
 SWITCH=$TAG-sw
 config="$SOURCE_DIR/launch/configs/seed_mlp.pbtxt"
@@ -134,15 +142,13 @@ for ((i = 1; i <= NHOSTS; i++)); do
   try "cannot configure $ns" ip -n "$ns" addr add "$addr/24" dev eth0
   try "cannot configure $ns" ip -n "$ns" link set eth0 up
   spaces+=("$ns")
-  echo "$addr slots=$SLOTS" >>"$WORK/hostfile"
   echo "$addr $ns" >>"$WORK/hosts.table"
 done
 export LOCKSTEP_NETNS_TABLE="$WORK/hosts.table"
 # A private copy, so the agent is executable whatever the checkout's modes.
 cp "$HERE/netns_agent.sh" "$WORK/netns_agent.sh"
 chmod +x "$WORK/netns_agent.sh"
-ip -n "${spaces[0]}" -br addr show
-ip -n "${spaces[1]}" -br addr show
+for ns in "${spaces[@]}"; do ip -n "$ns" -br addr show; done
 
 # --- MPI across the hosts -------------------------------------------------------
 # mpirun runs in host 1; host 1's ranks are its own children, host 2's are
@@ -152,16 +158,28 @@ ip -n "${spaces[1]}" -br addr show
 # MPI_Comm_split_type(SHARED) goes wrong and the job hangs.
 try "cannot create a UTS namespace" unshare --uts true
 # shellcheck disable=SC2054  # "tcp,self" is one word
-mpi_opts=(--allow-run-as-root --oversubscribe -np "$NP" --hostfile "$WORK/hostfile"
+mpi_opts=(--allow-run-as-root --oversubscribe -np "$NP"
   --mca plm_rsh_agent "$WORK/netns_agent.sh" --mca plm_rsh_no_tree_spawn 1
   --mca btl tcp,self --mca btl_tcp_if_include "$NET.0/24" --mca oob_tcp_if_include "$NET.0/24"
   -x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS)
-mpi() {  # LOG ARGS...: mpirun over the hosts; its output is shown and kept in LOG
-  local log=$1 status=0
-  shift
+use_layout() {  # RANKS_ON_HOST1 RANKS_ON_HOST2 ...: the hostfile mpirun maps by slot
+  local i=0 n
+  : >"$WORK/hostfile"
+  for n in "$@"; do
+    i=$((i + 1))
+    echo "$NET.$i slots=$n" >>"$WORK/hostfile"
+  done
+  layout=("$@")
+}
+mpi_command() {  # ARGS...: the mpirun command line over the hosts of the layout
   # shellcheck disable=SC2016  # $0 and $@ belong to the inner shell
-  local cmd=(ip netns exec "${spaces[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' "${spaces[0]}"
-    "$MPIEXEC" "${mpi_opts[@]}" "$@")
+  cmd=(ip netns exec "${spaces[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' "${spaces[0]}"
+    "$MPIEXEC" "${mpi_opts[@]}" --hostfile "$WORK/hostfile" "$@")
+}
+mpi() {  # LOG ARGS...: mpirun over the hosts; its output is shown and kept in LOG
+  local log=$1 status=0 cmd
+  shift
+  mpi_command "$@"
   echo "\$ LOCKSTEP_NETNS_TABLE=$LOCKSTEP_NETNS_TABLE $(printf '%q ' "${cmd[@]}")"
   timeout -k 10 "$TIMEOUT" "${cmd[@]}" >"$log" 2>&1 || status=$?
   sed 's/^/  | /' "$log"
@@ -180,50 +198,122 @@ diagnose() {
 }
 rx_tx() { ip netns exec "$1" cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/tx_bytes | paste -sd' '; }
 
-step "probe: where does each of the $NP ranks run?"
-# shellcheck disable=SC2016  # expanded by each rank's shell
-if ! mpi "$WORK/probe.log" sh -c 'echo "rank $OMPI_COMM_WORLD_RANK host $(hostname) netns $(ip netns identify)"'; then
-  diagnose
-  fail "mpirun across the namespaces failed (output above)"
-fi
-for ns in "${spaces[@]}"; do
-  n=$(grep -c " netns $ns\$" "$WORK/probe.log" || true)
-  [[ $n -eq $((NP / NHOSTS)) ]] || fail "probe: $n ranks in $ns, wanted $((NP / NHOSTS))"
+host_of_rank() {  # R: the namespace rank R runs in, by the layout (mapping by slot)
+  local r=$1 i
+  for ((i = 0; i < ${#layout[@]}; i++)); do
+    ((r < layout[i])) && { echo "${spaces[i]}"; return; }
+    r=$((r - layout[i]))
+  done
+}
+hosts_used() { echo "${#layout[@]}"; }
+
+train_layout() {  # NAME: probe the placement, train, check where ranks ran and the traffic
+  local name=$1 ns n want got r i rx0 tx0 rx1 tx1
+  step "layout $name: probe where each of the $NP ranks runs"
+  # shellcheck disable=SC2016  # expanded by each rank's shell
+  if ! mpi "$WORK/probe-$name.log" sh -c 'echo "rank $OMPI_COMM_WORLD_RANK host $(hostname) netns $(ip netns identify)"'; then
+    diagnose
+    fail "mpirun across the namespaces failed (output above)"
+  fi
+  for ((i = 0; i < $(hosts_used); i++)); do
+    n=$(grep -c " netns ${spaces[i]}\$" "$WORK/probe-$name.log" || true)
+    [[ $n -eq ${layout[i]} ]] || fail "probe ($name): $n ranks in ${spaces[i]}, wanted ${layout[i]}"
+  done
+  step "layout $name: train seed_mlp with np=$NP (150 steps, synchronized BatchNormalization, dropout)"
+  read -r rx0 tx0 < <(rx_tx "${spaces[1]}")
+  mkdir -p "$WORK/where-$name"
+  # Each rank notes its namespace, then becomes the trainer.
+  # shellcheck disable=SC2016
+  if ! mpi "$WORK/train-$name.log" sh -c 'ip netns identify >"$0/rank$OMPI_COMM_WORLD_RANK"; exec "$@"' \
+      "$WORK/where-$name" "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/$name"; then
+    diagnose
+    fail "training with np=$NP ($name) across the namespaces failed (output above)"
+  fi
+  read -r rx1 tx1 < <(rx_tx "${spaces[1]}")
+  for ((r = 0; r < NP; r++)); do
+    want=$(host_of_rank "$r")
+    got=$(cat "$WORK/where-$name/rank$r" 2>/dev/null || echo "nothing recorded")
+    echo "rank $r ran in $got"
+    [[ $got == "$want" ]] || fail "rank $r of the trainer ($name) ran in '$got', wanted $want"
+  done
+  echo "host 2 eth0 during training: received $((rx1 - rx0)) bytes, sent $((tx1 - tx0)) bytes"
+  # Launch and wire-up move a few kB; 150 all-reduces of 5,510 gradients (22
+  # kB) move megabytes.
+  ((rx1 - rx0 > 1000000 && tx1 - tx0 > 1000000)) \
+    || fail "too little traffic between the hosts ($name): the ranks did not talk over TCP"
+  ! grep -q "warning: .*hierarchical" "$WORK/train-$name.log" \
+    || fail "layout $name fell back to the flat all-reduce (output above)"
+  "$TRAINER" inspect "$WORK/$name/final/model.pb" --json >"$WORK/$name.json"
+  grep -q "\"ranks\": $NP" "$WORK/$name/history.jsonl" || fail "history.jsonl ($name) does not say ranks $NP"
+}
+
+names=()
+for l in "${LAYOUTS[@]}"; do
+  # shellcheck disable=SC2086  # one word per host
+  use_layout $l
+  name=$(echo "$l" | tr ' ' '+')
+  train_layout "$name"
+  names+=("$name")
 done
 
-step "train seed_mlp with np=$NP over $NHOSTS hosts (150 steps, synchronized BatchNormalization)"
-read -r rx0 tx0 < <(rx_tx "${spaces[1]}")
-mkdir -p "$WORK/where"
-# Each rank notes its namespace, then becomes the trainer.
-# shellcheck disable=SC2016
-if ! mpi "$WORK/train.log" sh -c 'ip netns identify >"$0/rank$OMPI_COMM_WORLD_RANK"; exec "$@"' "$WORK/where" \
-    "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/np$NP"; then
-  diagnose
-  fail "training with np=$NP across the namespaces failed (output above)"
-fi
-read -r rx1 tx1 < <(rx_tx "${spaces[1]}")
-for ((r = 0; r < NP; r++)); do
-  want=${spaces[r / SLOTS]}
-  got=$(cat "$WORK/where/rank$r" 2>/dev/null || echo "nothing recorded")
-  echo "rank $r ran in $got"
-  [[ $got == "$want" ]] || fail "rank $r of the trainer ran in '$got', wanted $want"
-done
-echo "host 2 eth0 during training: received $((rx1 - rx0)) bytes, sent $((tx1 - tx0)) bytes"
-# Launch and wire-up move a few kB; 150 all-reduces of 5,510 gradients (22 kB)
-# move megabytes (about 4 MB each way here).
-((rx1 - rx0 > 1000000 && tx1 - tx0 > 1000000)) \
-  || fail "too little traffic between the hosts: the ranks did not talk over TCP"
-
-step "train seed_mlp alone (np=1)"
+step "train seed_mlp alone (np=1), and with np=$NP on one host (no namespaces)"
 timeout -k 10 "$TIMEOUT" "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/np1" \
   || fail "np=1 training failed"
-
-step "compare np=$NP over $NHOSTS hosts with np=1 (tolerance $tol)"
 "$TRAINER" inspect "$WORK/np1/final/model.pb" --json >"$WORK/np1.json"
-"$TRAINER" inspect "$WORK/np$NP/final/model.pb" --json >"$WORK/np$NP.json"
-grep -q "\"ranks\": $NP" "$WORK/np$NP/history.jsonl" || fail "history.jsonl does not say ranks $NP"
-"$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/np1.json" "$WORK/np$NP.json" "$tol" \
-  || fail "np=$NP over $NHOSTS hosts: parameters differ from np=1 by more than $tol"
-"$PYTHON" "$SOURCE_DIR/tests/e2e/compare_history.py" "$WORK/np1/history.jsonl" "$WORK/np$NP/history.jsonl" "$tol" \
-  || fail "np=$NP over $NHOSTS hosts: history differs from np=1"
-echo "PASSED: np=$NP over $NHOSTS network-namespace hosts equals np=1"
+timeout -k 10 "$TIMEOUT" "$MPIEXEC" --allow-run-as-root --oversubscribe -np "$NP" \
+  "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/onehost" >"$WORK/onehost.log" 2>&1 \
+  || { cat "$WORK/onehost.log"; fail "np=$NP on one host failed"; }
+"$TRAINER" inspect "$WORK/onehost/final/model.pb" --json >"$WORK/onehost.json"
+
+for name in "${names[@]}"; do
+  step "compare np=$NP as $name hosts with np=1 (tolerance $tol) and with np=$NP on one host (bit for bit)"
+  "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/np1.json" "$WORK/$name.json" "$tol" \
+    || fail "np=$NP as $name hosts: parameters differ from np=1 by more than $tol"
+  "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_history.py" "$WORK/np1/history.jsonl" "$WORK/$name/history.jsonl" "$tol" \
+    || fail "np=$NP as $name hosts: history differs from np=1"
+  "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/onehost.json" "$WORK/$name.json" 0 \
+    || fail "np=$NP as $name hosts: parameters are not the bits of np=$NP on one host"
+done
+
+# --- A rank fails on one host --------------------------------------------------
+# kill -9: the host's Open MPI daemon sees its child die and mpirun ends the
+# job. SIGSTOP: nothing dies; the other ranks' collective time-out fires, the
+# first to notice calls MPI_Abort and mpirun ends every host's ranks.
+fail_rank() {  # SIGNAL: train long, hit a rank on host 2, check the job ends everywhere in time
+  local sig=$1 pid="" t0 took status=0 ns left job
+  use_layout 1 2 1
+  step "layout 1+2+1: kill -$sig one rank on host 2 during training"
+  mpi_command "$TRAINER" train "$config" --set distributed.sync_batch_norm=true --set epochs=1000 --set threads=1 \
+    --set verbose=0 --set distributed.collective_timeout_seconds=$COLLECTIVE_TIMEOUT --set run_dir="$WORK/fail-$sig"
+  timeout -k 10 "$TIMEOUT" "${cmd[@]}" >"$WORK/fail-$sig.log" 2>&1 &
+  job=$!
+  for _ in $(seq 600); do  # up to 60 s for the ranks to start training
+    [[ -e $WORK/fail-$sig/history.jsonl ]] && break
+    sleep 0.1
+  done
+  for p in $(ip netns pids "${spaces[1]}"); do
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == trainer ]] && { pid=$p; break; }
+  done
+  [[ -n $pid ]] || { kill -9 "$job" 2>/dev/null; cat "$WORK/fail-$sig.log"; fail "no trainer running on host 2"; }
+  t0=$(date +%s.%N)
+  kill "-$sig" "$pid"
+  wait "$job" || status=$?
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  sed 's/^/  | /' "$WORK/fail-$sig.log" | tail -15
+  echo "kill -$sig of a rank on host 2: mpirun exited with status $status after ${took}s"
+  [[ $status -ne 0 ]] || fail "kill -$sig: the job exited 0"
+  # (mpirun's own status is 137 when a rank died of SIGKILL; timeout's is 124)
+  [[ $status -ne 124 ]] || fail "kill -$sig: the job did not end within ${TIMEOUT}s"
+  awk -v t="$took" -v limit="$((COLLECTIVE_TIMEOUT + 15))" 'BEGIN { exit !(t < limit) }' \
+    || fail "kill -$sig: the job took ${took}s to end (collective time-out ${COLLECTIVE_TIMEOUT}s)"
+  for ns in "${spaces[@]}"; do
+    left=0
+    for p in $(ip netns pids "$ns"); do
+      [[ $(cat "/proc/$p/comm" 2>/dev/null) == trainer ]] && left=$((left + 1))
+    done
+    [[ $left -eq 0 ]] || fail "kill -$sig: $left trainer processes still running in $ns"
+  done
+}
+fail_rank KILL
+fail_rank STOP
+echo "PASSED: np=$NP over network-namespace hosts as ${names[*]} equals np=1, and a failed rank ends the job"
