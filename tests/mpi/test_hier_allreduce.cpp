@@ -218,6 +218,17 @@ TEST(HierAllreduce, CommunicatorGoesHierarchicalAcrossNodes) {
   for (size_t i = 0; i < g.size(); ++i) ASSERT_EQ(g[i], rank_order_sum(n, i, 9)) << i;
 }
 
+TEST(HierAllreduce, OneNodeWithoutRoomMeansNoHierarchyAnywhere) {
+  const int r = test_world().rank(), n = test_world().size();
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split(world_comm(), r / 2, r, &node);
+  // The last rank found too little shared memory: every rank, on every
+  // node, gets nullptr (and falls back to MPI's all-reduce).
+  auto hier = ShmAllreduce::create_hierarchical(world_comm(), node, "rank " + std::to_string(r), r != n - 1,
+                                                kSlotFloats);
+  EXPECT_EQ(hier, nullptr);
+}
+
 TEST(HierAllreduce, NodeIdSetOnSomeRanksOnlyIsAnError) {
   const int r = test_world().rank();
   MPI_Comm copy = MPI_COMM_NULL;

@@ -9,6 +9,8 @@
 # between hosts). Both must give the same parameters as np = 1 (alone, no
 # MPI) within the tolerance, and the same bits as each other and as np = 4
 # on one host (the sums are formed in world-rank order whatever the layout).
+# With too little room in Open MPI's shared-memory directory (a 4 MB tmpfs)
+# the job warns once, falls back to MPI_Iallreduce and still equals np = 1.
 # Then a rank on the middle host is killed (kill -9), and another stopped
 # (SIGSTOP): the job must end on every host within the collective time-out.
 #
@@ -101,6 +103,7 @@ WORK=$(mktemp -d)
 created=()
 cleanup() {
   local ns pids
+  umount "$WORK/tiny-shm" 2>/dev/null || true
   for ns in "${created[@]}"; do
     # Leftovers of a failed or timed-out run (orted, ranks) live only in
     # these namespaces: end them, then delete the namespace.
@@ -274,6 +277,24 @@ for name in "${names[@]}"; do
   "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/onehost.json" "$WORK/$name.json" 0 \
     || fail "np=$NP as $name hosts: parameters are not the bits of np=$NP on one host"
 done
+
+# --- No room for the shared window ----------------------------------------------
+step "layout 2+2 with a 4 MB shared-memory directory: one warning, MPI_Iallreduce, np=1's parameters"
+mkdir -p "$WORK/tiny-shm"
+if mount -t tmpfs -o size=4m lockstep-tiny-shm "$WORK/tiny-shm" 2>"$WORK/err.txt"; then
+  use_layout 2 2
+  OMPI_MCA_osc_sm_backing_directory="$WORK/tiny-shm" \
+    mpi "$WORK/flat.log" "$TRAINER" train "$config" "${common[@]}" --set run_dir="$WORK/flat" \
+    || fail "training with too little shared memory failed (output above)"
+  warnings=$(grep -c "warning: rank 0: a node could not make the shared-memory window" "$WORK/flat.log" || true)
+  [[ $warnings -eq 1 ]] || fail "wanted one warning about the shared-memory window, got $warnings"
+  "$TRAINER" inspect "$WORK/flat/final/model.pb" --json >"$WORK/flat.json"
+  "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_models.py" "$WORK/np1.json" "$WORK/flat.json" "$tol" \
+    || fail "the flat fall-back: parameters differ from np=1 by more than $tol"
+  umount "$WORK/tiny-shm"
+else
+  echo "cannot mount a tmpfs ($(cat "$WORK/err.txt")): fall-back not checked here (tests/mpi checks the vote)"
+fi
 
 # --- A rank fails on one host --------------------------------------------------
 # kill -9: the host's Open MPI daemon sees its child die and mpirun ends the
