@@ -3,7 +3,7 @@
 // MPI_Allreduce of the same buffer, in the same job.
 //
 //   mpiexec -np 2 bench_allreduce [--mb 64] [--repeats 11] [--calls N] [--warmup W]
-//       [--bucket-mb MB] [--json]
+//       [--bucket-mb MB] [--flat] [--json]
 //   bench_allreduce ...      # alone (no launcher): nothing to reduce, prints a note and exits 0
 //
 // Target: "for a 64 MB gradient, >= 1.5x faster than one plain MPI_Allreduce
@@ -25,6 +25,11 @@
 //   mpi       MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM,
 //             MPI_COMM_WORLD): Open MPI's blocking all-reduce, whatever
 //             algorithm its coll framework picks
+//   flat      (--flat, for jobs over several nodes) the same BucketedAllreduce
+//             over a second communicator (a copy of the world) made with
+//             LOCKSTEP_HIERARCHICAL=0: MPI_Iallreduce over all ranks, the
+//             path multi-node jobs took before the hierarchical all-reduce.
+//             Its row also gives "hierarchical vs flat" = flat / lockstep.
 //
 // Data: integer-valued floats in [-5, 10], depending on the element and the
 // rank, so every sum is exact whatever the order of additions. After warm-up
@@ -62,7 +67,8 @@
 // "ranks", "mb", "bytes", "bucket_bytes", "buckets", "shm" (the shared-memory path
 // was active), "calls", "repeats", "lockstep_ms", "mpi_ms", "lockstep_gbps",
 // "mpi_gbps", "speedup", "lockstep_ms_runs", "mpi_ms_runs",
-// "lockstep_min_cpu_share", "mpi_min_cpu_share"}.
+// "lockstep_min_cpu_share", "mpi_min_cpu_share", "hierarchical", "flat_ms" and
+// "vs_flat" (0 without --flat)}.
 // A benchmark prints figures; it never fails on time.
 #ifndef OMPI_SKIP_MPICXX
 #define OMPI_SKIP_MPICXX 1
@@ -119,13 +125,14 @@ struct Options {
   int64_t calls = 0;   // 0 = calibrate: about 0.2 s per timed region
   int64_t warmup = 5;  // calls of each path
   double bucket_mb = -1;  // < 0 = the config's default distributed.bucket_size_mb
+  bool flat = false;
   bool json = false;
 };
 
 [[noreturn]] void usage(const std::string& what) {
   throw_input_error("usage", what +
                                  "\n  bench_allreduce [--mb MB] [--repeats R] [--calls N] [--warmup W] "
-                                 "[--bucket-mb MB] [--json]");
+                                 "[--bucket-mb MB] [--flat] [--json]");
 }
 
 int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
@@ -158,6 +165,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = parse_int(a, value(), 0);
     else if (a == "--bucket-mb") o.bucket_mb = parse_positive(a, value());
     else if (a == "--json") o.json = true;
+    else if (a == "--flat") o.flat = true;
     else if (a == "-h" || a == "--help") usage("help");
     else usage("unknown argument '" + a + "'");
   }
@@ -290,6 +298,7 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
                          "cost of a no-op (run with mpiexec -np 2 or more)\n");
   auto* mpi = dynamic_cast<lockstep::MpiCommunicator*>(&world);
   const bool shm = mpi != nullptr && mpi->uses_shared_memory();
+  const bool hier = mpi != nullptr && mpi->hierarchical();
 
   const size_t n = static_cast<size_t>(opt.mb * 1048576.0 / sizeof(float));
   const size_t bytes = n * sizeof(float);
@@ -315,7 +324,25 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
                     throw_runtime_error(kWhere, "rank " + std::to_string(world.rank()) +
                                                     ": MPI_Allreduce failed: " + mpi_error_string(rc));
                 }};
-  Path* paths[2] = {&lockstep_path, &mpi_path};
+  // --flat: MPI_Iallreduce over all ranks, in the same job.
+  std::unique_ptr<lockstep::MpiCommunicator> flat_comm;
+  std::unique_ptr<lockstep::BucketedAllreduce> flat_sync;
+  if (opt.flat) {
+    MPI_Comm copy = MPI_COMM_NULL;
+    MPI_Comm_dup(MPI_COMM_WORLD, &copy);
+    setenv("LOCKSTEP_HIERARCHICAL", "0", 1);
+    flat_comm = std::make_unique<lockstep::MpiCommunicator>(copy, /*owned=*/true);
+    unsetenv("LOCKSTEP_HIERARCHICAL");
+    flat_sync = std::make_unique<lockstep::BucketedAllreduce>(*flat_comm, bucket_bytes, /*overlap=*/true);
+    flat_sync->attach(buf.data(), buf.size());
+  }
+  Path flat_path{"flat", [&] {
+                   flat_sync->ready(0, buf.size());
+                   flat_sync->finish();
+                 }};
+  std::vector<Path*> paths = {&lockstep_path, &mpi_path};
+  if (opt.flat) paths.push_back(&flat_path);
+  const size_t np = paths.size();
 
   // Values start at |x| <= 10 and grow by a factor `ranks` per call: keep
   // 10 * ranks^k well below FLT_MAX ~ 2^128.
@@ -331,7 +358,9 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
     fill(buf, world.rank());
     world.barrier();
     p->run();
-    const char* what = p == &lockstep_path ? "the lockstep all-reduce (BucketedAllreduce)" : "MPI_Allreduce";
+    const char* what = p == &lockstep_path ? "the lockstep all-reduce (BucketedAllreduce)"
+                       : p == &mpi_path    ? "MPI_Allreduce"
+                                           : "the flat all-reduce (MPI_Iallreduce)";
     if (!check_sums(buf, world, what)) return lockstep::kExitRuntime;  // another rank reports it
   }
 
@@ -342,10 +371,10 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
     calls = std::clamp<int64_t>(static_cast<int64_t>(std::lround(0.2 / std::max(t, 1e-9))), 3, int64_t{1} << 20);
   }
 
-  // Repeats: both paths, the order flipping every repeat.
+  // Repeats: every path, the order rotating every repeat.
   for (int r = 0; r < opt.repeats; ++r) {
-    for (int j = 0; j < 2; ++j) {
-      Path& p = *paths[(j + r) % 2];
+    for (size_t j = 0; j < np; ++j) {
+      Path& p = *paths[(j + static_cast<size_t>(r)) % np];
       double cpu = 1;
       p.call_s.push_back(timed_region(b, p, calls, &cpu));
       p.cpu_share.push_back(cpu);
@@ -358,6 +387,13 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
   for (size_t i = 0; i < lockstep_path.call_s.size(); ++i)
     ratios.push_back(mpi_path.call_s[i] / lockstep_path.call_s[i]);
   const double speedup = median(ratios);
+  double vs_flat = 0;  // median of per-repeat flat / lockstep
+  if (opt.flat) {
+    std::vector<double> flat_ratios;
+    for (size_t i = 0; i < lockstep_path.call_s.size(); ++i)
+      flat_ratios.push_back(flat_path.call_s[i] / lockstep_path.call_s[i]);
+    vs_flat = median(flat_ratios);
+  }
   const double t_lock = median(lockstep_path.call_s), t_mpi = median(mpi_path.call_s);
   const double gb = static_cast<double>(bytes) / 1e9;
   auto min_cpu_of = [](const Path& p) { return *std::min_element(p.cpu_share.begin(), p.cpu_share.end()); };
@@ -368,16 +404,17 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
         "\"buckets\": %zu, \"shm\": %s, \"calls\": %lld, \"repeats\": %d, \"lockstep_ms\": %.6f, "
         "\"mpi_ms\": %.6f, \"lockstep_gbps\": %.4f, \"mpi_gbps\": %.4f, \"speedup\": %.4f, "
         "\"lockstep_ms_runs\": [%s], \"mpi_ms_runs\": [%s], \"lockstep_min_cpu_share\": %.4f, "
-        "\"mpi_min_cpu_share\": %.4f}\n",
+        "\"mpi_min_cpu_share\": %.4f, \"hierarchical\": %s, \"flat_ms\": %.6f, \"vs_flat\": %.4f}\n",
         ranks, opt.mb, bytes, bucket_bytes, sync.bucket_count(), shm ? "true" : "false",
         static_cast<long long>(calls), opt.repeats, t_lock * 1e3, t_mpi * 1e3, gb / t_lock, gb / t_mpi, speedup,
         runs_json(lockstep_path.call_s).c_str(), runs_json(mpi_path.call_s).c_str(), min_cpu_of(lockstep_path),
-        min_cpu_of(mpi_path));
+        min_cpu_of(mpi_path), hier ? "true" : "false", opt.flat ? median(flat_path.call_s) * 1e3 : 0.0, vs_flat);
     return 0;
   }
   std::printf("bench_allreduce  ranks %d  buffer %.4g MiB (%zu floats)  lockstep: %zu bucket(s) of %.4g MiB, %s\n",
               ranks, bytes / 1048576.0, n, sync.bucket_count(), bucket_bytes / 1048576.0,
               ranks == 1 ? "one rank: nothing communicated"
+              : hier     ? "hierarchical all-reduce (several nodes)"
               : shm      ? "shared-memory all-reduce"
                          : "MPI_Iallreduce (shared memory off)");
   std::printf("MPI: %s  %lld calls per region x %d repeats, medians\n", mpi_library().c_str(),
@@ -393,6 +430,7 @@ int run(const Options& opt, lockstep::Runtime& runtime) {
   }
   std::printf("GB/s = buffer bytes / time of one all-reduce (algorithm bandwidth, 1 GB = 1e9 B)\n");
   std::printf("speedup MPI_Allreduce time / lockstep time (median of per-repeat ratios): %.3fx\n", speedup);
+  if (opt.flat) std::printf("hierarchical vs flat: flat time / lockstep time (median of per-repeat ratios): %.3fx\n", vs_flat);
   return 0;
 }
 
