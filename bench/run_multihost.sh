@@ -13,6 +13,7 @@
 #
 #   sudo bench/run_multihost.sh                 # build/bin/bench_allreduce, 64 MB, 10gbit
 #   RATE=25gbit MB=16 REPEATS=7 BUILD_DIR=build bench/run_multihost.sh
+#   MB=0.8985 bench/run_multihost.sh            # fashion_mlp's gradient (235,530 floats)
 #
 # Needs root (namespaces, tc). Addresses 10.232.0.0/24 exist only inside the
 # namespaces; everything is deleted on exit. A benchmark prints figures and
@@ -21,11 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR == /* ]] || BUILD_DIR=$root/$BUILD_DIR
 RATE=${RATE:-10gbit}
 MB=${MB:-64}
 REPEATS=${REPEATS:-5}
 NET=10.232.0
-bench="$root/$BUILD_DIR/bin/bench_allreduce"
+bench="$BUILD_DIR/bin/bench_allreduce"
 [[ -x $bench ]] || { echo "error: run_multihost.sh: no $bench (build the bench_allreduce target)" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "error: run_multihost.sh: needs root (network namespaces, tc)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1

@@ -170,7 +170,13 @@ void MpiCommunicator::set_up_shared_memory() {
   const bool room = shared_memory_has_room(need, &dir, &free_bytes);
   shm_ = ShmAllreduce::create_hierarchical(comm_, node, where_, room);  // takes `node`
   shm_enabled_ = shm_ != nullptr;
-  if (!shm_enabled_ && rank_ == 0) {
+  // Once per job: by world rank 0, and not again for communicators split
+  // from the world later.
+  static bool warned = false;
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  if (!shm_enabled_ && world_rank == 0 && !warned) {
+    warned = true;
     std::fprintf(stderr,
                  "warning: %s: a node could not make the shared-memory window for the hierarchical all-reduce: "
                  "gradients are summed with MPI_Iallreduce over all ranks and the optimizer is not sharded\n",
@@ -327,7 +333,8 @@ void MpiCommunicator::allreduce_max(int64_t* data, size_t count, const char* lab
 
 void MpiCommunicator::allreduce_moments(Moments* data, size_t count, const char* label) {
   if (shm_enabled_ && shm_small_) return shm_small_->merge(data, count, label, timeout_seconds_);
-  if (hierarchical()) return gather_in_rank_order(data, count, [](Moments& a, const Moments& b) { merge_moments(a, b); });
+  if (hierarchical())
+    return gather_in_rank_order(data, count, [](Moments& a, const Moments& b) { merge_moments(a, b); });
   const MomentsMpi& m = moments_mpi();
   allreduce(data, count, sizeof(Moments), m.type, m.op, label);
 }
