@@ -86,7 +86,7 @@ TEST(GradientClipping, BadValuesAreInputErrors) {
 // k batches accumulated give the update of their mean gradient, and Adam's
 // bias correction counts that update once.
 TEST(GradientAccumulation, UpdatesWithTheMeanEveryKBatches) {
-  for (const std::string& rule : {"sgd { learning_rate: 0.1 momentum: 0.9 }", "adam { learning_rate: 0.1 }"}) {
+  for (const std::string rule : {"sgd { learning_rate: 0.1 momentum: 0.9 }", "adam { learning_rate: 0.1 }"}) {
     auto accumulating = make(rule + " gradient_accumulation_steps: 3");
     auto plain = make(rule);
     std::vector<float> p(2, 1.0f), q(2, 1.0f);
@@ -95,7 +95,9 @@ TEST(GradientAccumulation, UpdatesWithTheMeanEveryKBatches) {
     const std::vector<float> g[3] = {{1, -2}, {0.5f, 4}, {-0.3f, 1}};
     for (int b = 0; b < 3; ++b) {
       accumulating->step(p.data(), g[b].data(), 2, 0.1f);
-      if (b < 2) EXPECT_EQ(p, (std::vector<float>{1.0f, 1.0f})) << rule << ": updated before the k-th batch";
+      if (b < 2) {
+        EXPECT_EQ(p, (std::vector<float>{1.0f, 1.0f})) << rule << ": updated before the k-th batch";
+      }
     }
     const std::vector<float> mean = {(1 + 0.5f + -0.3f) / 3, (-2 + 4 + 1.0f) / 3};
     plain->step(q.data(), mean.data(), 2, 0.1f);
