@@ -101,6 +101,13 @@ void install_stop_signal_handlers() {
   action.sa_flags = SA_RESTART;  // as signal() does: interrupted reads resume
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGUSR1, &action, nullptr);
+  // Ctrl-C stops at a checkpoint too (exit 75), once: the handler resets
+  // itself, so a second Ctrl-C ends the process at once. A SIGINT the
+  // parent ignores (a background job of a script) stays ignored.
+  struct sigaction previous = {};
+  if (sigaction(SIGINT, nullptr, &previous) == 0 && previous.sa_handler == SIG_IGN) return;
+  action.sa_flags |= SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
 }
 
 const volatile std::sig_atomic_t* stop_signal_flag() { return &g_stop_signal; }
