@@ -6,6 +6,7 @@ well under a second (no numpy: only the standard library)."""
 import gzip
 import json
 import struct
+import zipfile
 
 # ---- configs: one tiny model, each data source ----
 COMMON = 'batch_size: 4\nepochs: 1\nrun_dir: "run"\nverbose: 0\nthreads: 1\nseed: 3\n'
@@ -53,6 +54,9 @@ write("label_neg.csv", "1,2,3,0\n4,5,6,-1\n")
 write("label_frac.csv", "1,2,3,0\n4,5,6,0.5\n")
 write("three_classes.csv", "1,2,3,0\n4,5,6,2\n")
 write("nul.csv", "1,2,3,0\n4,5\x00,6,1\n")
+write("semicolon.csv", "a;b;c;label\n1;2;3;0\n4;5;6;1\n")
+write("tab.csv", "a\tb\tc\tlabel\n1\t2\t3\t0\n4\t5\t6\t1\n")
+write("label_1e9.csv", "1,2,3,0\n4,5,6,1e9\n")
 # Random bytes (fixed seed, no numpy): blamed on the file, not a field.
 state, garbage = 17, bytearray()
 for _ in range(4096):
@@ -112,6 +116,14 @@ write("npy_header_len.npy", npy("<f4", [16, 3], xs)[:8] + struct.pack("<H", 6000
 write("npy_nan.npy", npy("<f4", [16, 3], struct.pack("<f", float("nan")) + xs[4:]))
 write("npy_label_frac.npy", npy("<f4", [16], struct.pack("<16f", *[0.5] * 16)))
 write("npy_empty.npy", b"")
+write("npy_object.npy", npy("|O", [16, 3], b""))
+write("npy_half.npy", npy("<f2", [16, 3], bytes(96)))
+write("npy_no_columns.npy", npy("<f4", [16, 0], b""))
+write("npy_f64_overflow.npy", npy("<f8", [16, 3], struct.pack("<48d", *[1e300] * 48)))
+write("npy_label_negative.npy", npy("<i8", [16], struct.pack("<16q", *[-1] * 16)))
+write("npy_label_huge.npy", npy("<i8", [16], struct.pack("<16q", *[1 << 40] * 16)))
+with zipfile.ZipFile("arrays.npz", "w") as archive:  # what np.savez writes
+    archive.writestr("x.npy", npy("<f4", [16, 3], xs))
 
 
 # ---- checkpoints: damaged copies of a good one (given as argv[1]) ----
