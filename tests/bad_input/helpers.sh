@@ -9,17 +9,6 @@ trainer() { timeout -k 5 "$CASE_TIMEOUT" "${LAUNCH[@]}" "$TRAINER" "$@"; }
 # trainer_alone ARGS...: set-up steps that should not depend on the rank count.
 trainer_alone() { timeout -k 5 "$CASE_TIMEOUT" "$TRAINER" "$@"; }
 
-# flip_byte FILE OFFSET: XOR one byte with 0x01 (negative OFFSET: from the end).
-flip_byte() {
-  "$PYTHON" - "$1" "$2" <<'PY'
-import sys
-path, at = sys.argv[1], int(sys.argv[2])
-data = bytearray(open(path, "rb").read())
-data[at] ^= 0x01
-open(path, "wb").write(bytes(data))
-PY
-}
-
 # wait_for_file GLOB PID: until a file matching GLOB exists (status 0), or
 # PID has ended or CASE_TIMEOUT passed (status 1).
 wait_for_file() {
