@@ -369,10 +369,17 @@ void ConfigFile::apply_override(const std::string& assignment) {
     if (!last) throw_input_error(where, "'" + tok.name + "' is not a message, it has no field '" + tokens[t + 1].name + "'");
     if (f->is_repeated() && index < 0) {
       r->ClearField(msg, f);
-      std::istringstream items(value);
+      // 6,6,1 or the text format's own list, [6, 6, 1] (which a user copies
+      // from a config): the brackets and spaces are not part of the numbers.
+      std::string list = value;
+      if (list.size() >= 2 && list.front() == '[' && list.back() == ']') list = list.substr(1, list.size() - 2);
+      std::istringstream items(list);
       std::string item;
       int i = 0;
-      while (std::getline(items, item, ',')) set_scalar(msg, f, i++, item, where);
+      while (std::getline(items, item, ',')) {
+        const size_t first = item.find_first_not_of(' '), last = item.find_last_not_of(' ');
+        set_scalar(msg, f, i++, first == std::string::npos ? "" : item.substr(first, last - first + 1), where);
+      }
     } else {
       set_scalar(msg, f, index, value, where);
     }

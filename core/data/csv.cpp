@@ -161,6 +161,19 @@ struct Layout {
   int64_t features() const { return columns - label_width - (weight_column >= 0 ? 1 : 0); }
 };
 
+// A first line with no `delim` but another common separator (a European
+// Excel export uses ';') is one column to the parser: name the likely
+// delimiter rather than report a missing feature column.
+void check_delimiter(std::string_view first_line, char delim, const Pos& first, const std::string& at) {
+  if (first_line.find(delim) != std::string_view::npos) return;
+  for (const char other : {';', '\t', '|'}) {
+    if (other == delim || first_line.find(other) == std::string_view::npos) continue;
+    const std::string shown = other == '\t' ? "\\t" : std::string(1, other);
+    throw_input_error(first.str(), std::string("no '") + delim + "' in the first line, but '" + shown +
+                                       "' separates its fields: set " + at + "delimiter: \"" + shown + "\"");
+  }
+}
+
 // Works out the label columns from the spec and the first line's width.
 // What the line holds is the file's fault: those errors name the file and
 // line (`first`), and the setting they conflict with.
@@ -281,6 +294,7 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
   int64_t number = 0;
   if (!lines.next(line, number)) throw_input_error(path, "no samples (the file is empty)");
   const bool header = spec.header() == CsvData::YES || (spec.header() == CsvData::AUTO && any_not_number(line, delim));
+  check_delimiter(line, delim, Pos{path, number}, at);
   Layout layout = make_layout(spec, at, count_fields(line, delim), Pos{path, number});
   layout.mismatch = header ? "(as in the header)" : "(as in line " + std::to_string(number) + ")";
 

@@ -166,6 +166,12 @@ void validate(Dataset& d, const std::string& where, const std::string& labels_wh
 Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadOptions& options) {
   if (spec.limit() < 0)
     throw_input_error(field + ".limit", "must be >= 0 (0 = all samples), got " + std::to_string(spec.limit()));
+  // A NaN or Inf here would turn every feature into NaN: said of the field,
+  // not of "feature 0 of sample 0" of a file that is fine.
+  if (!std::isfinite(spec.scale()))
+    throw_input_error(field + ".scale", "must be a finite number, got " + number(spec.scale()));
+  if (!std::isfinite(spec.shift()))
+    throw_input_error(field + ".shift", "must be a finite number, got " + number(spec.shift()));
   const data::Affine affine{spec.scale(), spec.shift()};
   data::Window window;
   window.limit = spec.limit();

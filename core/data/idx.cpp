@@ -97,6 +97,14 @@ class IdxFile {
     unsigned char extra;
     if (read_some(&extra, 1) != 0)
       throw_input_error(path_, "more data than the header declares (shape " + shape_string(dims_) + ")");
+    // zlib reports a stream that stops before its 8-byte trailer (CRC and
+    // size) not as a failed read but as Z_BUF_ERROR at the end: without this
+    // a file cut there, whose CRC was never checked, would pass as whole.
+    int code = Z_OK;
+    gzerror(file_.get(), &code);
+    if (code == Z_BUF_ERROR)
+      throw_input_error(path_,
+                        "truncated: the gzip stream ends before its trailer (CRC and size); the file was cut short");
   }
 
  private:

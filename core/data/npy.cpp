@@ -158,6 +158,9 @@ File open(const std::string& path, Npy& npy) {
   if (!f) throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
   unsigned char pre[12] = {};
   const size_t got = std::fread(pre, 1, sizeof pre, f.get());
+  // np.savez writes a zip of .npy files: say so, it is the usual mix-up.
+  if (got >= 4 && std::memcmp(pre, "PK\x03\x04", 4) == 0)
+    throw_input_error(path, "a zip archive (.npz from np.savez), not a .npy file: save each array with np.save");
   if (got < 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0) throw_input_error(path, "not a .npy file (bad magic string)");
   if (pre[6] < 1 || pre[6] > 3)
     throw_input_error(path, "unsupported .npy format version " + std::to_string(pre[6]) + "." + std::to_string(pre[7]));

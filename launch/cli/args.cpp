@@ -1,5 +1,7 @@
 #include "launch/cli/args.h"
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -152,6 +154,11 @@ std::unique_ptr<CLI::App> make_app(const CommandSpec& spec, Args& a, std::map<st
   return app;
 }
 
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 void check_combinations(const Args& a, const CommandSpec& spec) {
   const size_t given = a.positional.size();
   if (spec.positionals == kOptionalOne && given > 1)
@@ -168,6 +175,14 @@ void check_combinations(const Args& a, const CommandSpec& spec) {
   if (a.has("on") && a.has("data")) throw_input_error("usage", "give --on or --data, not both");
   if (a.has("on") && a.get("on") != "validation" && a.get("on") != "train")
     throw_input_error("usage", "--on takes 'validation' or 'train', got '" + a.get("on") + "'");
+  // A file to write that names an existing folder cannot be written: said
+  // before any work, as bad usage (exit 2), instead of failing at the end
+  // with the rename's EISDIR or EBUSY (exit 1).
+  std::vector<std::string> outputs;
+  if (a.has("output")) outputs.push_back(a.get("output"));
+  if (a.command == "export" && given == 2) outputs.push_back(a.positional[1]);
+  for (const std::string& out : outputs)
+    if (is_directory(out)) throw_input_error(out, "is a directory: give the name of a file to write");
 }
 
 }  // namespace

@@ -7,12 +7,12 @@
 
 namespace lockstep::cli {
 
-// Exit status when training stopped on SIGTERM/SIGUSR1 after writing a
+// Exit status when training stopped on SIGTERM/SIGUSR1/SIGINT after writing a
 // checkpoint: EX_TEMPFAIL, "try again", which requeue scripts test for.
 inline constexpr int kExitPreempted = 75;
 
-// SIGTERM and SIGUSR1 (pre-emption) set the flag instead of killing the
-// process. main() installs the handlers for `train` before MPI starts, so a
+// SIGTERM and SIGUSR1 (pre-emption) and a first SIGINT (Ctrl-C) set the
+// flag instead of killing the process. main() installs the handlers for `train` before MPI starts, so a
 // signal during start-up is never lost; the start-up watchdog and training's
 // StopOnSignal read the flag. Idempotent.
 void install_stop_signal_handlers();

@@ -164,7 +164,9 @@ Scoring prepare(const Args& args, Runtime& runtime) {
   s.model = build_model(s.file, ckpt.header.model(), ckpt.header.seed(), kChunk, 0, "", runtime);
   restore_tensors(ckpt, *s.model, nullptr, path);
   s.scored = data_to_score(args, s.file, world);
-  check_data_fits(s.file, s.scored.data, *s.model, s.scored.which);
+  // The model is the checkpoint's, not the config's: a mismatch is blamed on
+  // the checkpoint (the config's input_shape may well fit the data).
+  check_data_fits_model(path, "the checkpoint's model", s.scored.data, *s.model, s.scored.which);
   s.model->reserve(kChunk);
   return s;
 }

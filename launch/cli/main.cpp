@@ -37,7 +37,7 @@ void report_status(int rank, int status) {
 void report_startup_status(int status) { report_status(launcher_rank(), status); }
 
 // Start-up (MPI_Init and the first collectives) is bounded by
-// LOCKSTEP_STARTUP_TIMEOUT. For `train`, SIGTERM and SIGUSR1 are caught from
+// LOCKSTEP_STARTUP_TIMEOUT. For `train`, SIGTERM, SIGUSR1 and SIGINT are caught from
 // here on: during start-up they end the rank at once with status 75
 // (nothing was trained, so nothing is lost, and requeue scripts run the same
 // command again); later every rank stops at the next step boundary.

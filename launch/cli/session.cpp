@@ -93,13 +93,16 @@ std::unique_ptr<Model> build_model(const ConfigFile& file, const ModelSpec& spec
 }
 
 void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field) {
+  check_data_fits_model(file.locate("model.input_shape"), "the model", data, model, field);
+}
+
+void check_data_fits_model(const std::string& where, const std::string& whose, const Dataset& data,
+                           const Model& model, const std::string& field) {
   // Samples may be given as images [28, 28, 1] for a model that takes [784]:
   // the values are the same row-major floats.
   if (data.sample_size() != model.input_width())
-    throw Error(file.locate("model.input_shape"),
-                "the model takes samples of shape " + shape_string(model.input_shape()) + " but " + field + " (" +
-                    data.source + ") has samples of shape " + shape_string(data.sample_shape),
-                kExitInput);
+    throw_input_error(where, whose + " takes samples of shape " + shape_string(model.input_shape()) + " but " + field +
+                                 " (" + data.source + ") has samples of shape " + shape_string(data.sample_shape));
 }
 
 void set_rank_threads(const TrainConfig& config, Runtime& runtime) {

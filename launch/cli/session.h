@@ -52,6 +52,10 @@ std::unique_ptr<Model> build_model(const ConfigFile& file, const ModelSpec& spec
 
 // Checks that the data fits the model's input shape.
 void check_data_fits(const ConfigFile& file, const Dataset& data, const Model& model, const std::string& field);
+// The same for a model that does not come from the config (a checkpoint's):
+// the error is at `where` and says `whose` model it is.
+void check_data_fits_model(const std::string& where, const std::string& whose, const Dataset& data,
+                           const Model& model, const std::string& field);
 
 // Sets the rank's compute threads: config.threads, or the rank's share of
 // the node's cores, capped at that share when oversubscribing would make the

@@ -1,5 +1,7 @@
 // `trainer train CONFIG [--resume auto|PATH] [--set ...]`
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <optional>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "core/threads.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
+#include "core/regular_file.h"
 #include "core/run_dir.h"
 #include "launch/cli/commands.h"
 #include "launch/cli/fault_injection.h"
@@ -98,15 +101,39 @@ void install_stop_signal_handlers() {
   action.sa_flags = SA_RESTART;  // as signal() does: interrupted reads resume
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGUSR1, &action, nullptr);
+  // Ctrl-C stops at a checkpoint too (exit 75), once: the handler resets
+  // itself, so a second Ctrl-C ends the process at once. A SIGINT the
+  // parent ignores (a background job of a script) stays ignored.
+  struct sigaction previous = {};
+  if (sigaction(SIGINT, nullptr, &previous) == 0 && previous.sa_handler == SIG_IGN) return;
+  action.sa_flags |= SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
 }
 
 const volatile std::sig_atomic_t* stop_signal_flag() { return &g_stop_signal; }
 
+// A run_dir that exists but is not a folder (a file, a FIFO, a device), or
+// that sits under a file, is the config's mistake, not the disk's: refused
+// as bad input (exit 2) before anything is loaded or written, instead of
+// failing at the first write with "cannot create folder" (exit 1).
+void check_run_dir_is_folder(const ConfigFile& file) {
+  const std::string& dir = file.config().run_dir();
+  const std::string why = why_not_regular(dir);
+  std::string problem;
+  if (why.empty()) problem = "'" + dir + "' is a regular file, not a directory";
+  else if (why.rfind("is ", 0) == 0 && why != "is a directory") problem = "'" + dir + "' " + why + ", not a directory";
+  else if (why == std::strerror(ENOTDIR)) problem = "'" + dir + "': a part of the path is a file, not a directory";
+  if (!problem.empty()) located(file, [&] { throw_input_error("run_dir", problem); });
+}
+
 // A run_dir that already holds a run (history, checkpoints, a final model)
 // is not silently replaced: the user continues it or says to start over.
 // --overwrite removes what a run writes there (and nothing else).
-void claim_run_dir(const Args& args, const TrainConfig& config, bool resuming, Communicator& world) {
-  if (resuming || world.rank() != 0) return;
+void claim_run_dir(const Args& args, const ConfigFile& file, bool resuming, Communicator& world) {
+  if (world.rank() != 0) return;
+  const TrainConfig& config = file.config();
+  check_run_dir_is_folder(file);
+  if (resuming) return;
   const std::string& dir = config.run_dir();
   const bool held = !list_checkpoints(dir).empty() || file_exists(lockstep::run_file(dir, "history.jsonl")) ||
                     file_exists(lockstep::run_file(dir, "final/model.pb"));
@@ -143,7 +170,7 @@ int run_train(const Args& args, Runtime& runtime) {
   // The first collective after start-up: bounded like start-up itself.
   world.set_timeout_seconds(runtime.startup_timeout_seconds());
   check_same_config_everywhere(config, world);
-  claim_run_dir(args, config, args.has("resume"), world);
+  claim_run_dir(args, file, args.has("resume"), world);
   world.set_timeout_seconds(config.distributed().collective_timeout_seconds());
   set_rank_threads(config, runtime);
 

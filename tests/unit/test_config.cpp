@@ -172,6 +172,11 @@ TEST_F(ConfigFileTest, OverridesByDottedPath) {
   c.apply_override("model.input_shape=28,28,1");
   EXPECT_EQ(std::vector<int>(c.config().model().input_shape().begin(), c.config().model().input_shape().end()),
             (std::vector<int>{28, 28, 1}));
+  c.apply_override("model.input_shape=[6, 6, 2]");  // the text format's list, as in a config
+  EXPECT_EQ(std::vector<int>(c.config().model().input_shape().begin(), c.config().model().input_shape().end()),
+            (std::vector<int>{6, 6, 2}));
+  expect_input_error([&] { c.apply_override("model.input_shape=[6, x]"); }, "--set model.input_shape=[6, x]",
+                     {"'x' is not a number"});
   c.apply_override("data.csv.header=YES");
   EXPECT_TRUE(c.config().data().has_csv());
   EXPECT_EQ(c.config().data().csv().header(), CsvData::YES);

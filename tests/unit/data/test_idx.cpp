@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -129,6 +131,16 @@ TEST_F(DataIdx, BadFiles) {
     expect_images_error(images_bytes() + "x", gz, gz ? "more data than the header declares" : "the file has 31");
     // A header claiming two billion images must fail before allocating them.
     expect_images_error(idx_bytes(0x08, {2000000000u, 28, 28}, std::string(100, '\0')), gz, "truncated");
+  }
+  // A .gz file cut anywhere in its 8-byte trailer (CRC and size): every
+  // byte of the data is there, but the CRC was never checked.
+  std::ifstream in(dir_.write("whole.gz", images_bytes(), true), std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(whole.size(), 18u) << "a gzip member: 10-byte header, data, 8-byte trailer";
+  for (size_t cut = 1; cut <= 8; ++cut) {
+    SCOPED_TRACE("cut " + std::to_string(cut));
+    const std::string bad = dir_.write("cut.gz", whole.substr(0, whole.size() - cut));
+    expect_input_error([&] { load(spec(bad, labels)); }, bad, "truncated: the gzip stream ends before its trailer");
   }
   expect_input_error([&] { load(spec(images, dir_.write("lab4", labels_bytes(4)))); }, "lab4", "4 labels for 5 images");
   expect_input_error([&] { load(spec(images, images)); }, images, "labels must be one-dimensional");
