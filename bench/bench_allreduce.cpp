@@ -64,12 +64,6 @@
 // "mpi_gbps", "speedup", "lockstep_ms_runs", "mpi_ms_runs",
 // "lockstep_min_cpu_share", "mpi_min_cpu_share"}.
 // A benchmark prints figures; it never fails on time.
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
 #include <mpi.h>
 #include <time.h>
 
