@@ -44,7 +44,17 @@ def _read_file(path):
         raise CheckpointError(path, "not a regular file (a checkpoint is a file)")
     try:
         with open(path, "rb") as f:
-            return f.read()
+            # A bytearray: tensors of one record are writable numpy views of it.
+            data = bytearray(os.fstat(f.fileno()).st_size)
+            view, done = memoryview(data), 0
+            while done < len(data):
+                n = f.readinto(view[done:])
+                if not n:
+                    break
+                done += n
+            del view
+            del data[done:]  # a file that shrank while being read reads as truncated
+            return data
     except OSError as e:
         raise Error(path, f"cannot read checkpoint: {e.strerror}", EXIT_RUNTIME)
 
@@ -61,6 +71,37 @@ def _varint(data, pos):
             return value, pos
         shift += 7
     return None, pos
+
+
+# Hand-written like _varint (python-protobuf has no public wire-format
+# reader); the fields around the data are still parsed by protobuf.
+def _bytes_field(serialized, number):
+    """(tag start, data start, data end) of the first length-delimited
+    field `number` in a serialised message, or None if it has none or its
+    fields do not walk cleanly."""
+    pos = 0
+    while pos < len(serialized):
+        tag_start = pos
+        key, pos = _varint(serialized, pos)
+        if key is None:
+            return None
+        wire_type = key & 7
+        if wire_type == 0:
+            value, pos = _varint(serialized, pos)
+            if value is None:
+                return None
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+        elif wire_type == 2:
+            length, pos = _varint(serialized, pos)
+            if length is None or pos + length > len(serialized):
+                return None
+            if key >> 3 == number:
+                return tag_start, pos, pos + length
+            pos += length
+        else:
+            return None
+    return None
 
 
 def _encode_varint(value):
@@ -80,7 +121,8 @@ class _Reader:
     def damaged(self, what):
         return CheckpointError(self.path, f"{what}: damaged")
 
-    def message(self, message, name):
+    def next_message(self, name):
+        """The next length-delimited message's bytes (a view), checked against the file."""
         length, pos = _varint(self.data, self.pos)
         if length is None or pos > self.end:
             raise CheckpointError(self.path, f"truncated before the {name}")
@@ -88,12 +130,35 @@ class _Reader:
             raise CheckpointError(self.path, f"truncated {name} (file ends early)")
         if length > MAX_MESSAGE_BYTES:
             raise self.damaged(f"{name} declares {length} bytes")
+        self.pos = pos + length
+        return self.view[pos:pos + length]
+
+    def parse(self, message, serialized, name):
         try:
-            message.ParseFromString(self.view[pos:pos + length])
+            message.ParseFromString(serialized)
         except DecodeError:
             raise CheckpointError(self.path, f"damaged {name} (does not parse)")
-        self.pos = pos + length
         return message
+
+    def message(self, message, name):
+        return self.parse(message, self.next_message(name), name)
+
+    def tensor_record(self, pb2, name):
+        """(TensorRecord without its data, the data as a view of the file).
+        python-protobuf hands out `data` only as a copy of its own copy, two
+        passes over every tensor; so the record is parsed without the data
+        field, which is located by walking the record's fields."""
+        serialized = self.next_message(name)
+        span = _bytes_field(serialized, pb2.TensorRecord.DATA_FIELD_NUMBER)
+        if span is None:  # not as lockstep writes it: protobuf parses it all
+            record = self.parse(pb2.TensorRecord(), serialized, name)
+            return record, record.data
+        tag_start, data_start, data_end = span
+        record = self.parse(pb2.TensorRecord(), bytes(serialized[:tag_start]) + bytes(serialized[data_end:]), name)
+        if record.HasField("data"):  # a second data field: protobuf's rule (the last one) decides
+            record = self.parse(pb2.TensorRecord(), serialized, name)
+            return record, record.data
+        return record, serialized[data_start:data_end]
 
 
 class _Assembly:
@@ -128,7 +193,11 @@ class _Assembly:
         if len(data) % 4 or record.offset != filled or filled + count > values.size:
             raise damaged(f"{what} holds elements [{record.offset}, {record.offset + count}) of a tensor of "
                           f"{values.size} with {filled} read")
-        values[filled:filled + count] = np.frombuffer(data, dtype=FLOAT32_LE)
+        if count == values.size and not isinstance(data, bytes):
+            values = np.frombuffer(data, dtype=FLOAT32_LE)  # the whole tensor: a view of the file, no copy
+            self.tensors[record.name] = (kind, shape, values)
+        else:
+            values[filled:filled + count] = np.frombuffer(data, dtype=FLOAT32_LE)
         self.filled[record.name] = filled + count
 
     def finish(self):
@@ -184,8 +253,7 @@ def load_checkpoint(path):
         raise reader.damaged(f"header declares {header.record_count} records")
     assembly = _Assembly(reader)
     for index in range(header.record_count):
-        record = reader.message(pb2.TensorRecord(), f"tensor record {index}")
-        data = record.data  # a copy each time it is asked for (python-protobuf): once
+        record, data = reader.tensor_record(pb2, f"tensor record {index}")
         if zlib.crc32(data) != record.crc32:
             raise reader.damaged(f"tensor record {index} ('{record.name}') fails its checksum")
         assembly.add(record, data, index)
