@@ -70,12 +70,6 @@
 // "lockstep_min_cpu_share", "mpi_min_cpu_share", "hierarchical", "flat_ms" and
 // "vs_flat" (0 without --flat)}.
 // A benchmark prints figures; it never fails on time.
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
 #include <mpi.h>
 #include <time.h>
 

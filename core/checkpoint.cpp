@@ -3,8 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -21,24 +26,33 @@
 namespace lockstep {
 namespace {
 
+using google::protobuf::io::CodedOutputStream;
+using google::protobuf::internal::WireFormatLite;
+
 constexpr char kMagic[8] = {'L', 'K', 'S', 'T', 'C', 'K', 'P', 'T'};
 // Large tensors are split so no record approaches protobuf's 2 GiB limit.
 constexpr size_t kChunkFloats = size_t{4} << 20;  // 16 MiB per record
 // Header: model + config + history; generous but bounded.
 constexpr uint64_t kMaxMessageBytes = uint64_t{64} << 20;
-// TensorRecord.crc32 (field 6, fixed32): the last 5 bytes of every record.
-constexpr uint8_t kCrcFieldTag = (6 << 3) | 5;
+// TensorRecord.data's tag, and crc32's: a record ends with the crc32 field
+// (tag, then 4 bytes), after the data.
+constexpr uint32_t kDataTag = WireFormatLite::MakeTag(TensorRecord::kDataFieldNumber,
+                                                      WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+constexpr uint32_t kCrcTag = WireFormatLite::MakeTag(TensorRecord::kCrc32FieldNumber, WireFormatLite::WIRETYPE_FIXED32);
+constexpr size_t kCrcFieldBytes = 1 + sizeof(uint32_t);
+static_assert(kCrcTag < 0x80, "crc32's tag is one byte");
 // From this size on, a tensor's CRC is combined into the file's CRC rather
 // than its bytes read a second time (crc32_combine costs about as much as
 // reading ~2 KiB).
 constexpr size_t kCombineBytes = size_t{4} << 10;
 
-void append_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
+// A message with its length in front (protobuf's delimited form).
+std::string delimited(const google::protobuf::MessageLite& m) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream out(&bytes);
+  if (!google::protobuf::util::SerializeDelimitedToZeroCopyStream(m, &out))
+    throw_runtime_error("checkpoint", "cannot serialise a " + m.GetTypeName());
+  return bytes;
 }
 
 // Errors name the checkpoint being written (not its temporary file) and the
@@ -89,11 +103,37 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-void write_message(AtomicFile& file, const google::protobuf::Message& m) {
-  std::string bytes;
-  append_varint(bytes, m.ByteSizeLong());
-  m.AppendToString(&bytes);
-  file.write(bytes);
+void write_message(AtomicFile& file, const google::protobuf::Message& m) { file.write(delimited(m)); }
+
+// A TensorRecord as protobuf would serialise it, in three parts so that the
+// tensor's bytes go from its own memory to the file without a copy: the
+// record's length and fields 1-4 (`head`) and data's tag and length; then
+// the data (written by the caller); then the crc32 field. Hand-placed data
+// because a TensorRecord holding it would copy each 16 MiB chunk twice
+// (set_data, serialisation) and a file CRC-32 over the serialised record
+// would read it again; bench_checkpoint's same-run comparison found no
+// throughput difference on the loaded dev VM (bench/README.md, "Checkpoint
+// framing"): what it saves is those copies and their two 16 MiB buffers.
+struct RecordFraming {
+  std::string before_data, after_data;
+};
+
+RecordFraming frame_record(const TensorRecord& head, size_t data_bytes, uint32_t data_crc) {
+  TensorRecord crc_field;
+  crc_field.set_crc32(data_crc);
+  RecordFraming f;
+  f.after_data = crc_field.SerializeAsString();
+  const size_t body = head.ByteSizeLong() + CodedOutputStream::VarintSize32(kDataTag) +
+                      WireFormatLite::LengthDelimitedSize(data_bytes) + f.after_data.size();
+  {  // `out` trims the string to what it wrote when it goes out of scope
+    google::protobuf::io::StringOutputStream stream(&f.before_data);
+    CodedOutputStream out(&stream);
+    out.WriteVarint64(body);
+    head.SerializeWithCachedSizes(&out);  // sizes cached by ByteSizeLong() above
+    out.WriteTag(kDataTag);
+    out.WriteVarint64(data_bytes);
+  }
+  return f;
 }
 
 // Bounds-checked cursor over the file's bytes.
@@ -112,12 +152,11 @@ class Reader {
   void read_message(Message& m, const char* what, int64_t index = -1) {
     auto name = [&] { return std::string(what) + (index >= 0 ? " " + std::to_string(index) : ""); };
     uint64_t len = 0;
-    for (int shift = 0;; shift += 7) {
-      if (pos_ >= bytes_.size() || shift > 63) throw_input_error(where_, "truncated before the " + name());
-      const uint8_t b = static_cast<uint8_t>(bytes_[pos_++]);
-      len |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if (!(b & 0x80)) break;
-    }
+    // Protobuf's reader sees only the length's bytes (a varint has at most 10).
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes_.data()) + pos_,
+                                              static_cast<int>(std::min<size_t>(remaining(), 10)));
+    if (!in.ReadVarint64(&len)) throw_input_error(where_, "truncated before the " + name());
+    pos_ += static_cast<size_t>(in.CurrentPosition());
     if (len > remaining()) throw_input_error(where_, "truncated " + name() + " (file ends early)");
     if (len > kMaxMessageBytes) throw_input_error(where_, name() + " declares " + std::to_string(len) + " bytes: damaged");
     if (!m.ParseFromArray(bytes_.data() + pos_, static_cast<int>(len)))
@@ -146,9 +185,9 @@ uLong continue_crc(uLong crc, const std::string& bytes, size_t start, size_t end
   auto raw = [&](uLong c, size_t begin, size_t stop) {
     return crc32_z(c, reinterpret_cast<const Bytef*>(bytes.data() + begin), stop - begin);
   };
-  if (size >= kCombineBytes && end - start > size + 5) {
-    const size_t data_end = end - 5, data_begin = data_end - size;
-    if (static_cast<uint8_t>(bytes[data_end]) == kCrcFieldTag &&
+  if (size >= kCombineBytes && end - start > size + kCrcFieldBytes) {
+    const size_t data_end = end - kCrcFieldBytes, data_begin = data_end - size;
+    if (static_cast<uint8_t>(bytes[data_end]) == kCrcTag &&
         std::memcmp(bytes.data() + data_begin, rec.data().data(), size) == 0) {
       crc = crc32_combine(raw(crc, start, data_begin), data_crc, static_cast<z_off_t>(size));
       return raw(crc, data_end, end);
@@ -273,10 +312,7 @@ void check_footer(Reader& reader, const std::string& bytes, int64_t records, uLo
   CheckpointFooter expected;
   expected.set_file_crc32(static_cast<uint32_t>(file_crc));
   expected.set_record_count(records);
-  std::string canonical;
-  append_varint(canonical, expected.ByteSizeLong());
-  expected.AppendToString(&canonical);
-  if (bytes.compare(start, std::string::npos, canonical) != 0)
+  if (bytes.compare(start, std::string::npos, delimited(expected)) != 0)
     damaged(where, "the footer is not as lockstep writes it (unknown fields or another encoding)");
 }
 
@@ -331,9 +367,6 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
     size_t offset = 0;
     do {
       const size_t count = std::min(kChunkFloats, n - offset);
-      // A TensorRecord serialised by hand so the tensor's bytes go from its
-      // own memory to the file without a copy: fields 1-4, then data (5)
-      // and crc32 (6) in field order, exactly as protobuf would write them.
       head.Clear();
       head.set_name(t.name);
       head.set_kind(t.kind);
@@ -343,16 +376,10 @@ void write_checkpoint(const std::string& path, CheckpointHeader header, const st
       const char* data = reinterpret_cast<const char*>(t.data + offset);
       const size_t bytes = count * sizeof(float);
       const uLong data_crc = crc32_z(0L, reinterpret_cast<const Bytef*>(data), bytes);
-      std::string prefix = head.SerializeAsString();
-      append_varint(prefix, (5 << 3) | 2);  // data: length-delimited
-      append_varint(prefix, bytes);
-      char suffix[5] = {static_cast<char>(kCrcFieldTag)};  // crc32: fixed32, little-endian
-      for (int i = 0; i < 4; ++i) suffix[1 + i] = static_cast<char>((data_crc >> (8 * i)) & 0xFF);
-      std::string length;
-      append_varint(length, prefix.size() + bytes + sizeof suffix);
-      file.write(length + prefix);
+      const RecordFraming framing = frame_record(head, bytes, static_cast<uint32_t>(data_crc));
+      file.write(framing.before_data);
       file.write(data, bytes, data_crc);
-      file.write(std::string(suffix, sizeof suffix));
+      file.write(framing.after_data);
       offset += count;
     } while (offset < n);
   }

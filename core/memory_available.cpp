@@ -2,10 +2,9 @@
 // it is killed or fails. A cluster job usually runs in a cgroup whose limit is
 // far below the node's memory, so MemAvailable alone would let a run start
 // that the OOM killer ends; a laptop has no limit and MemAvailable is it.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -19,8 +18,8 @@ namespace {
 constexpr uint64_t kUnlimited = UINT64_MAX;
 
 bool is_dir(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
 }
 
 // The first word of a small file as a number; "max" (cgroup v2) is no limit.

@@ -1,13 +1,6 @@
 #include "distributed/runtime.h"
 
-// Only the C API: Open MPI's deprecated C++ bindings warn under -Wextra and
-// would need libmpi_cxx, which the build does not link.
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
+// Only the C API: OMPI_SKIP_MPICXX comes from CMake (lockstep::distributed).
 #include <mpi.h>
 #include <sched.h>
 

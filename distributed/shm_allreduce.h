@@ -40,10 +40,7 @@
 // each of them several slices.
 #pragma once
 
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#include <mpi.h>
+#include <mpi.h>  // the C API only: OMPI_SKIP_MPICXX comes from CMake
 
 #include <array>
 #include <cstddef>

@@ -17,19 +17,16 @@ runs in PyTorch's NCHW. What PyTorch does differently from Keras is written
 out: "same" padding is an explicit ZeroPad2d (Keras puts the odd row/column
 at the bottom/right), average pooling counts only cells inside the image,
 Normalization is a small module with the adapted mean and variance as
-buffers. The checkpoint is read with launch/read_checkpoint.py (its protobuf
-modules are generated with protoc when missing).
+buffers. The checkpoint is read with the lockstep package beside this
+script (launch/python/: every checksum verified, its protobuf modules
+generated with protoc when missing).
 """
 import argparse
-import atexit
 import collections
 import math
 import os
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,27 +90,6 @@ class SoftmaxOverSample(nn.Module):
     def forward(self, x):
         return torch.softmax(x.flatten(1), dim=-1).reshape(x.shape)
 '''
-
-
-def _checkpoint_modules():
-    """read_checkpoint.py needs checkpoint_pb2: generate it with protoc when it cannot be imported."""
-    try:
-        import checkpoint_pb2  # noqa: F401
-        return
-    except ImportError:
-        pass
-    # ../proto from launch/, in the sources and in an installed share/lockstep.
-    proto_dir = os.path.join(HERE, "..", "proto")
-    if not os.path.exists(os.path.join(proto_dir, "checkpoint.proto")):
-        fail(f"{proto_dir}/checkpoint.proto", "not found (to_torch.py reads the schema there)", 1)
-    out = tempfile.mkdtemp(prefix="lockstep_pb_")
-    atexit.register(shutil.rmtree, out, ignore_errors=True)
-    protos = [os.path.join(proto_dir, p) for p in ("model.proto", "train.proto", "checkpoint.proto")]
-    try:
-        subprocess.run(["protoc", f"--proto_path={proto_dir}", f"--python_out={out}"] + protos, check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        fail("protoc", f"generating the checkpoint's Python modules failed (Debian: protobuf-compiler): {e}", 1)
-    sys.path.insert(0, out)
 
 
 def _f(value):
@@ -332,18 +308,14 @@ def main():
     parser.add_argument("--module", help="module code file (default: OUTPUT with .py)")
     args = parser.parse_args()
     module_path = args.module or os.path.splitext(args.output)[0] + ".py"
-    _checkpoint_modules()
-    sys.path.insert(0, HERE)
-    import read_checkpoint
+    sys.path.insert(0, os.path.join(HERE, "python"))
+    import lockstep
     import torch
 
     try:
-        header, tensors = read_checkpoint.load(args.checkpoint)
-    except OSError as e:
-        fail(args.checkpoint, e.strerror, 1)
-    except Exception as e:  # damaged file: read_checkpoint's messages name it; protobuf's DecodeError does not
-        text = str(e)
-        fail(*(text.split(": ", 1) if text.startswith(args.checkpoint + ": ") else (args.checkpoint, text)))
+        header, tensors = lockstep.load_checkpoint(args.checkpoint)
+    except lockstep.Error as e:  # one line naming the file (or protoc), its exit status
+        fail(e.where, e.what, e.status)
     source, state = module_source(header, tensors, os.path.basename(args.checkpoint))
     namespace = {}
     exec(compile(source, module_path, "exec"), namespace)  # the very code the user gets

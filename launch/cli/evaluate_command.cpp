@@ -2,12 +2,12 @@
 // data, its training data (--on train) or a file (--data), with the
 // checkpoint's own config for everything not given. evaluate reports loss,
 // accuracy and a classification report; predict writes one row per sample.
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -192,8 +192,8 @@ int run_predict(const Args& args, Runtime& runtime) {
 std::string model_file(const Args& args) {
   if (args.has("checkpoint")) return args.get("checkpoint");
   const std::string& m = args.get("model");
-  struct stat st;
-  if (::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return m + "/model.pb";
+  std::error_code ec;
+  if (std::filesystem::is_directory(m, ec)) return m + "/model.pb";
   return m;
 }
 

@@ -1,6 +1,5 @@
 // `trainer report RUN_DIR... [--output FILE]`: learning curves, final and
 // best figures and config differences of training runs, as one HTML file.
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <climits>
@@ -8,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 
 #include "core/config.h"
@@ -20,8 +20,8 @@ namespace lockstep::cli {
 namespace {
 
 bool exists(const std::string& path, bool want_dir) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+  std::error_code ec;
+  return want_dir ? std::filesystem::is_directory(path, ec) : std::filesystem::is_regular_file(path, ec);
 }
 
 std::vector<std::string> path_components(const std::string& dir) {

@@ -145,7 +145,8 @@ if ((have_torch)); then
     && "$PYTHON" -c "import torch, via_trainer; via_trainer.build().load_state_dict(torch.load('via_trainer.pt'))" \
     && pass || fail "trainer export to .pt"
   expect_error 2 "mlp.onnx: not a lockstep checkpoint" -- "$TRAINER" export mlp.onnx x.bin --format torch
-  expect_error 1 "missing.pb: No such file" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" missing.pb x.pt
+  # A missing checkpoint is bad input (exit 2), as for trainer itself.
+  expect_error 2 "missing.pb: cannot open checkpoint: No such file" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" missing.pb x.pt
   expect_error 2 "mlp.onnx: not a lockstep checkpoint" -- "$PYTHON" "$SOURCE_DIR/launch/to_torch.py" mlp.onnx x.pt
 else
   echo "note: python3-torch missing: launch/to_torch.py not checked"

@@ -50,6 +50,7 @@ for f in bin/trainer include/lockstep/version.h include/lockstep/core/keras.h in
          share/lockstep/proto/model.proto share/lockstep/proto/train.proto share/lockstep/proto/checkpoint.proto \
          share/lockstep/launch/slurm/train.sbatch share/lockstep/launch/slurm/sweep.sbatch \
          share/lockstep/launch/pbs/train.pbs share/lockstep/launch/mpirun_hosts.sh \
+         share/lockstep/launch/read_checkpoint.py share/lockstep/launch/python/lockstep/checkpoint.py \
          share/lockstep/launch/configs/seed_mlp.pbtxt share/lockstep/launch/configs/fashion_cnn.pbtxt; do
   [[ -e $prefix/$f ]] || fail "$f not installed"
 done
@@ -118,6 +119,10 @@ assert c["header"]["optimizer_kind"] == "adam", c["header"]["optimizer_kind"]
 assert len(c["header"]["history"]) == 3, c["header"]["history"]
 assert any(n.endswith("moving_mean") for n in names), names
 ' || fail "trainer inspect --json"
+# The installed Python reader finds the installed .proto files (share/lockstep/proto).
+LOCKSTEP_PB_CACHE="$tmp/pb_cache" /usr/bin/python3 "$prefix/share/lockstep/launch/read_checkpoint.py" \
+  "$tmp/run/model.pb" >"$tmp/python_reader.txt" || fail "the installed read_checkpoint.py"
+grep -qx "dense_1/kernel (8, 32)" "$tmp/python_reader.txt" || fail "installed read_checkpoint.py: no dense_1/kernel (8, 32)"
 (cd "$tmp" && "$trainer" evaluate run/config.pbtxt --checkpoint run/model.pb --on train) | tee "$tmp/evaluate.txt"
 python3 - "$tmp/consumer.txt" "$tmp/evaluate.txt" <<'PY' || fail "trainer evaluate differs from the consumer's own evaluation"
 import json, sys

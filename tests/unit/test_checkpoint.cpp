@@ -3,11 +3,11 @@
 // magic or version, absurd declared sizes) give a clear input error — never a
 // crash or a huge allocation.
 #include <gtest/gtest.h>
-#include <dirent.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -133,10 +133,7 @@ TEST(Checkpoint, NoTemporaryFileIsLeftBehind) {
   write_trained(dir, t);
   write_trained(dir, t);  // replacing an existing checkpoint
   std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') names.push_back(e->d_name);
-  closedir(d);
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
   EXPECT_EQ(names, std::vector<std::string>{"ckpt.pb"});
 }
 

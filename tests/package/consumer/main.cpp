@@ -8,10 +8,10 @@
 // as `trainer evaluate` prints it ({"samples": N, "loss": L, "accuracy": A}).
 #include <lockstep/proto/train.pb.h>  // the generated messages, by their installed path
 #include <lockstep/version.h>
-#include <sys/stat.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string out_dir = argv[1];
-  ::mkdir(out_dir.c_str(), 0755);
+  std::error_code ignored;  // a folder that cannot be made fails the checkpoint's write, by name
+  std::filesystem::create_directories(out_dir, ignored);
   try {
     Runtime runtime;  // started without mpirun: one process, no MPI start-up
     Communicator& world = runtime.world();
