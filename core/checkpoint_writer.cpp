@@ -5,12 +5,11 @@
 
 namespace lockstep {
 
-void CheckpointWriter::write(const std::string& path) {
+bool CheckpointWriter::collect(CheckpointHeader& header, std::vector<TensorRef>& tensors) {
   model_.unify_state(world_);                               // one model per run
   const Progress progress = training_.snapshot_progress();  // the epoch's sums over ranks
   training_.gather_optimizer_state();                       // the sharded step's slots, whole
-  if (!root()) return;
-  CheckpointHeader header;
+  if (!root()) return false;
   *header.mutable_model() = config_.model();
   *header.mutable_config() = config_;
   *header.mutable_progress() = progress;
@@ -19,15 +18,34 @@ void CheckpointWriter::write(const std::string& path) {
   for (const EpochMetrics& m : training_.history()) *header.add_history() = m;
   header.set_optimizer_kind(optimizer_.kind());
   callbacks_.save_state(header);
-  std::vector<TensorRef> tensors = collect_tensors(model_, &optimizer_);
+  tensors = collect_tensors(model_, &optimizer_);
   callbacks_.collect_tensors(tensors);
+  return true;
+}
+
+void CheckpointWriter::write(const std::string& path) {
+  CheckpointHeader header;
+  std::vector<TensorRef> tensors;
+  if (!collect(header, tensors)) return;
+  background_.wait();
   write_checkpoint(path, header, tensors);
 }
 
-std::string CheckpointWriter::write_periodic() {
+std::string CheckpointWriter::write_periodic(bool background) {
   const std::string path = checkpoint_path(config_.run_dir(), training_.progress().global_step());
-  write(path);
-  if (root()) prune_checkpoints(config_.run_dir(), config_.checkpoint().keep());
+  CheckpointHeader header;
+  std::vector<TensorRef> tensors;
+  if (!collect(header, tensors)) return path;
+  const std::string run_dir = config_.run_dir();
+  const int keep = config_.checkpoint().keep();
+  auto prune = [run_dir, keep] { prune_checkpoints(run_dir, keep); };
+  if (background && config_.checkpoint().background()) {
+    background_.submit(path, std::move(header), tensors, prune);
+  } else {
+    background_.wait();
+    write_checkpoint(path, header, tensors);
+    prune();
+  }
   return path;
 }
 

@@ -1,11 +1,14 @@
 // A run's checkpoints: what goes into one and who writes it. write() is a
 // collective that every rank calls at the same point (moving statistics of
 // local BatchNormalization merged, the epoch's running sums and the sharded
-// optimizer's slots gathered); rank 0 writes the file.
+// optimizer's slots gathered); rank 0 writes the file. Periodic checkpoints
+// are written by a background thread unless the config's
+// `checkpoint { background: false }` says otherwise.
 #pragma once
 
 #include <string>
 
+#include "core/background_checkpoint.h"
 #include "core/callbacks/callback.h"
 #include "core/communicator.h"
 #include "core/model.h"
@@ -22,11 +25,17 @@ class CheckpointWriter {
       : config_(config), model_(model), optimizer_(optimizer), training_(training), world_(world),
         callbacks_(callbacks) {}
 
-  // Collective; rank 0 writes `path` atomically.
+  // Collective; rank 0 writes `path` atomically, before returning (after
+  // the background write in flight, if any).
   void write(const std::string& path);
   // RUN_DIR/checkpoints/ckpt-STEP.pb, then only the newest `keep` are kept.
-  // Returns the path.
-  std::string write_periodic();
+  // With `background`, rank 0 hands the file to the background thread and
+  // returns at once. Returns the path.
+  std::string write_periodic(bool background);
+  // Rank 0: rethrows the failure of a finished background write (exit 1).
+  void rethrow_background_failure() { background_.rethrow_failure(); }
+  // Rank 0: waits for the background write in flight; rethrows its failure.
+  void wait_for_background() { background_.wait(); }
   bool root() const { return world_.rank() == 0; }
 
  private:
@@ -36,6 +45,10 @@ class CheckpointWriter {
   Training& training_;
   Communicator& world_;
   const CallbackList& callbacks_;
+  BackgroundCheckpoint background_;
+
+  // Collective; on rank 0 fills the header and the tensors to save.
+  bool collect(CheckpointHeader& header, std::vector<TensorRef>& tensors);
 };
 
 }  // namespace lockstep

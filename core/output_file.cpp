@@ -74,9 +74,9 @@ void OutputFile::write(const char* data, size_t size) {
   buffer_.append(data, size);
 }
 
-void OutputFile::close() {
+void OutputFile::close(bool sync) {
   flush_buffer();
-  if (!sync_file(fd_)) os_error(path_, "cannot sync to disk", errno);
+  if (sync && !sync_file(fd_)) os_error(path_, "cannot sync to disk", errno);
   const int fd = fd_;
   fd_ = -1;
   // Linux closes the descriptor even when close() fails: never retry it.

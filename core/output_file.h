@@ -23,8 +23,9 @@ class OutputFile {
   // Buffered; a full buffer is written at once, failures reported.
   void write(const char* data, size_t size);
   void write(const std::string& text) { write(text.data(), text.size()); }
-  // Writes what is buffered, fsyncs, closes: the file is on disk, or an error.
-  void close();
+  // Writes what is buffered, fsyncs (unless `sync` is false), closes: the
+  // file is on disk, or an error.
+  void close(bool sync = true);
   const std::string& path() const { return path_; }
 
  private:

@@ -39,10 +39,10 @@ void make_dirs(const std::string& path) {
   if (ec) throw_runtime_error(path, "cannot create folder: " + ec.message());
 }
 
-void write_text_file(const std::string& path, const std::string& text, bool append) {
+void write_text_file(const std::string& path, const std::string& text, bool append, bool sync) {
   OutputFile out(path, append ? OutputFile::Mode::kAppend : OutputFile::Mode::kTruncate);
   out.write(text);
-  out.close();
+  out.close(sync);
 }
 
 bool file_exists(const std::string& path) {

@@ -14,9 +14,10 @@ namespace lockstep {
 std::string run_file(const std::string& run_dir, const std::string& name);
 // mkdir -p; errors name the folder and the OS reason (exit 1).
 void make_dirs(const std::string& path);
-// Writes (or appends) text and fsyncs it; a failed write, fsync or close is
-// an error naming the file and the OS's reason (exit 1).
-void write_text_file(const std::string& path, const std::string& text, bool append);
+// Writes (or appends) text and fsyncs it (unless `sync` is false); a failed
+// write, fsync or close is an error naming the file and the OS's reason
+// (exit 1).
+void write_text_file(const std::string& path, const std::string& text, bool append, bool sync = true);
 bool file_exists(const std::string& path);
 // Removes what a run writes into its directory: checkpoints/ckpt-*.pb,
 // history.jsonl, history.csv, config.pbtxt, final/ and best/ (model.pb,

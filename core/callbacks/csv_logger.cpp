@@ -34,8 +34,13 @@ void CsvLogger::on_train_begin(Training& training) {
   write_text_file(path_, text, false);
 }
 
+// Checked at once, fsynced at the end of the run (why: HistoryLogger).
 void CsvLogger::on_epoch_end(const EpochMetrics& m) {
-  if (root_) write_text_file(path_, row(m), true);
+  if (root_) write_text_file(path_, row(m), true, false);
+}
+
+void CsvLogger::on_train_end(bool) {
+  if (root_) write_text_file(path_, "", true);
 }
 
 }  // namespace lockstep

@@ -17,6 +17,7 @@ class CsvLogger final : public Callback {
       : path_(std::move(path)), separator_(spec.separator()), has_validation_(has_validation), root_(root) {}
   void on_train_begin(Training& training) override;
   void on_epoch_end(const EpochMetrics& m) override;
+  void on_train_end(bool finished) override;
 
  private:
   std::string header() const;

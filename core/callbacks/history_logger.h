@@ -14,6 +14,7 @@ class HistoryLogger final : public Callback {
   HistoryLogger(std::string path, int ranks, bool root) : path_(std::move(path)), ranks_(ranks), root_(root) {}
   void on_train_begin(Training& training) override;
   void on_epoch_end(const EpochMetrics& m) override;
+  void on_train_end(bool finished) override;
 
   // One line: {"epoch": 1, "loss": ..., "ranks": N}
   static std::string json_line(const EpochMetrics& m, int ranks);

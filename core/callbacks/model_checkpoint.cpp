@@ -24,14 +24,16 @@ void ModelCheckpoint::save_to(const std::string& folder) {
   if (writer_.root()) write_text_file(dir + "/config.pbtxt", to_text(config_), false);
 }
 
-void ModelCheckpoint::save() {
-  last_path_ = writer_.write_periodic();
+void ModelCheckpoint::save(bool background) {
+  last_path_ = writer_.write_periodic(background);
   last_save_ = std::chrono::steady_clock::now();
 }
 
+// A background write that failed ends the run at the step after it finished.
 void ModelCheckpoint::on_step_end(const StepEnd& step) {
+  if (writer_.root()) writer_.rethrow_background_failure();
   const int64_t every = config_.checkpoint().every_steps();
-  if (every > 0 && step.global_step % every == 0) save();
+  if (every > 0 && step.global_step % every == 0) save(true);
 }
 
 void ModelCheckpoint::vote(StepVotes& votes) {
@@ -46,13 +48,15 @@ void ModelCheckpoint::on_epoch_end(const EpochMetrics& m) {
     best_ = best_monitor_->value(m);
     save_to("best");
   }
-  if (config_.checkpoint().every_epoch()) save();
+  if (config_.checkpoint().every_epoch()) save(true);
 }
 
 // Always a last checkpoint (a stopped run resumes from it), and the final
-// model for evaluate/predict when training finished.
+// model for evaluate/predict when training finished. Written before
+// returning, after the background write in flight: a stopped run (SIGTERM)
+// exits only when its checkpoints are on disk.
 void ModelCheckpoint::on_train_end(bool finished) {
-  save();
+  save(false);
   if (finished) save_to("final");
 }
 

@@ -24,7 +24,7 @@ class ModelCheckpoint final : public Callback {
   void on_train_begin(Training&) override { last_save_ = std::chrono::steady_clock::now(); }
   void on_step_end(const StepEnd& step) override;
   void vote(StepVotes& votes) override;
-  void on_checkpoint_due() override { save(); }
+  void on_checkpoint_due() override { save(true); }
   void on_epoch_end(const EpochMetrics&) override;
   void on_train_end(bool finished) override;
   // The last periodic checkpoint written (empty before the first).
@@ -35,7 +35,7 @@ class ModelCheckpoint final : public Callback {
   void restore_state(const CallbackState& state) override;
 
  private:
-  void save();
+  void save(bool background);
   void save_to(const std::string& folder);
   std::optional<Monitor> best_monitor_;  // with save_best_only
   double best_ = 0;

@@ -1,0 +1,91 @@
+// The background checkpoint writer: the file holds the tensors as they were
+// when the write was submitted, a failure is rethrown on the training thread
+// (exit 1) with nothing pruned, and one write is in flight at most.
+#include "core/background_checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/run_dir.h"
+
+namespace lockstep {
+namespace {
+
+std::string temp_dir() {
+  char pattern[] = "/tmp/lockstep_background_XXXXXX";
+  return mkdtemp(pattern);
+}
+
+std::vector<TensorRef> refs_to(const std::vector<float>& values) {
+  return {{"dense_1/kernel", TensorRecord::PARAMETER, {static_cast<int64_t>(values.size())}, values.data()}};
+}
+
+TEST(BackgroundCheckpoint, WritesTheSnapshotTakenAtSubmit) {
+  const std::string path = temp_dir() + "/ckpt-1.pb";
+  std::vector<float> values(100000, 1.5f);
+  BackgroundCheckpoint writer;
+  CheckpointHeader header;
+  header.set_seed(42);
+  std::atomic<int> after_calls{0};
+  writer.submit(path, header, refs_to(values), [&] { ++after_calls; });
+  std::fill(values.begin(), values.end(), -7.0f);  // training goes on
+  writer.wait();
+  EXPECT_FALSE(writer.in_flight());
+  EXPECT_EQ(after_calls.load(), 1);
+  const CheckpointContents read = read_checkpoint(path);
+  EXPECT_EQ(read.header.seed(), 42u);
+  ASSERT_EQ(read.tensors.size(), 1u);
+  EXPECT_EQ(read.tensors[0].values, std::vector<float>(100000, 1.5f));
+}
+
+TEST(BackgroundCheckpoint, TheNextSubmitWaitsForTheOneInFlight) {
+  const std::string dir = temp_dir();
+  std::vector<float> values(1000);
+  BackgroundCheckpoint writer;
+  for (int i = 0; i < 5; ++i) {
+    std::fill(values.begin(), values.end(), static_cast<float>(i));
+    writer.submit(dir + "/ckpt-" + std::to_string(i) + ".pb", CheckpointHeader(), refs_to(values), nullptr);
+  }
+  writer.wait();
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(read_checkpoint(dir + "/ckpt-" + std::to_string(i) + ".pb").tensors[0].values,
+              std::vector<float>(1000, static_cast<float>(i)));
+}
+
+// The write fails in the background (its folder is gone); the training
+// thread learns it at its next check, as a runtime error naming the file,
+// and the after-write step (pruning) does not run.
+TEST(BackgroundCheckpoint, AFailureIsRethrownOnTheTrainingThreadOnce) {
+  const std::string path = temp_dir() + "/gone/ckpt-2.pb";
+  std::vector<float> values(10, 1.0f);
+  BackgroundCheckpoint writer;
+  bool pruned = false;
+  writer.submit(path, CheckpointHeader(), refs_to(values), [&] { pruned = true; });
+  try {
+    writer.wait();
+    FAIL() << "the failed write was not reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.exit_code(), kExitRuntime);
+    EXPECT_EQ(e.where().rfind(path, 0), 0u) << e.what();
+  }
+  EXPECT_FALSE(pruned);
+  EXPECT_NO_THROW(writer.wait());  // reported once
+}
+
+TEST(BackgroundCheckpoint, RethrowFailureDoesNotBlockOrThrowWhileWriting) {
+  const std::string path = temp_dir() + "/ckpt-3.pb";
+  std::vector<float> values(1 << 20, 2.0f);
+  BackgroundCheckpoint writer;
+  EXPECT_NO_THROW(writer.rethrow_failure());  // nothing submitted yet
+  writer.submit(path, CheckpointHeader(), refs_to(values), nullptr);
+  EXPECT_NO_THROW(writer.rethrow_failure());
+  writer.wait();
+  EXPECT_TRUE(file_exists(path));
+}
+
+}  // namespace
+}  // namespace lockstep
