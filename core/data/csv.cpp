@@ -61,10 +61,10 @@ struct Layout {
   }
 };
 
-float parse_field(std::string_view field, int64_t column, const Layout& l, const Pos& pos) {
-  float v;
-  const Parsed parsed = parse_number(field, v);
-  if (parsed == Parsed::kOk && std::isfinite(v)) return v;
+// A field that is not a finite number: NaN to fill later, or the error.
+// Out of line so that parse_field, called for every field, stays small.
+[[gnu::noinline]] float missing_or_error(std::string_view field, Parsed parsed, float v, int64_t column,
+                                         const Layout& l, const Pos& pos) {
   const std::string where = pos.str(), col = l.column(column);
   if (is_missing_marker(field)) {
     if (l.fill_missing) return std::numeric_limits<float>::quiet_NaN();  // filled once the means are known
@@ -80,6 +80,13 @@ float parse_field(std::string_view field, int64_t column, const Layout& l, const
       throw_input_error(where, quote(field) + " is not a number (" + col + ")");
   }
   throw_input_error(where, std::string(std::isnan(v) ? "NaN" : "Inf") + " in " + col);
+}
+
+inline float parse_field(std::string_view field, int64_t column, const Layout& l, const Pos& pos) {
+  float v;
+  const Parsed parsed = parse_number(field, v);
+  if (parsed == Parsed::kOk && std::isfinite(v)) return v;
+  return missing_or_error(field, parsed, v, column, l, pos);
 }
 
 // A class index must be a whole number in [0, classes) (classes 0 = unknown).
