@@ -61,6 +61,10 @@ grep -q "input_shape: 4" run/config.pbtxt && pass || fail "input_shape not infer
 grep -q 'class_names: "setosa"' run/config.pbtxt && grep -q "fill_values:" run/config.pbtxt \
   && pass || fail "names or means not saved: $(cat run/config.pbtxt)"
 
+# trainer summary takes the input shape from the data too: 4 x 8 + 8 parameters.
+"$TRAINER" summary cfg.pbtxt >summary.out 2>&1
+grep -Eq "dense_1 \(Dense\) +\(None, 8\) +40 " summary.out && pass || fail "summary: $(cat summary.out)"
+
 # validation_data without scale inherits data's: the same history as with it written out.
 "$TRAINER" train cfg.pbtxt --set run_dir=explicit --set validation_data.scale=0.5 >/dev/null
 "$PYTHON" "$SOURCE_DIR/tests/e2e/compare_history.py" run/history.jsonl explicit/history.jsonl 0 >/dev/null \
