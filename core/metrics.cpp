@@ -96,14 +96,40 @@ ClassificationReport classification_report(const float* out, int64_t rows, int64
   return r;
 }
 
+namespace {
+
+// Class c as the tables name it: "2", or "2 virginica" when labels had names.
+std::string class_label(const ClassificationReport& r, int64_t c) {
+  if (c >= static_cast<int64_t>(r.class_names.size())) return std::to_string(c);
+  return std::to_string(c) + " " + r.class_names[c];
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\', out += ch;
+    else if (static_cast<unsigned char>(ch) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned char>(ch));
+      out += esc;
+    } else out += ch;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 std::string report_text(const ClassificationReport& r) {
   std::string s;
-  char line[160];
-  std::snprintf(line, sizeof line, "%8s %10s %10s %10s %10s\n", "class", "precision", "recall", "f1-score", "support");
+  size_t width = 8;  // the class column fits the longest name
+  for (int64_t c = 0; c < r.classes; ++c) width = std::max(width, class_label(r, c).size());
+  const int w = static_cast<int>(std::min<size_t>(width, 60));
+  char line[256];
+  std::snprintf(line, sizeof line, "%*s %10s %10s %10s %10s\n", w, "class", "precision", "recall", "f1-score", "support");
   s += line;
   for (int64_t c = 0; c < r.classes; ++c) {
-    std::snprintf(line, sizeof line, "%8lld %10.4f %10.4f %10.4f %10lld\n", static_cast<long long>(c), r.precision[c],
-                  r.recall[c], r.f1[c], static_cast<long long>(r.support[c]));
+    std::snprintf(line, sizeof line, "%*.*s %10.4f %10.4f %10.4f %10lld\n", w, w, class_label(r, c).c_str(),
+                  r.precision[c], r.recall[c], r.f1[c], static_cast<long long>(r.support[c]));
     s += line;
   }
   std::snprintf(line, sizeof line, "accuracy %.4f - macro F1 %.4f - weighted F1 %.4f", r.accuracy, r.macro_f1,
@@ -111,7 +137,12 @@ std::string report_text(const ClassificationReport& r) {
   s += line;
   if (r.top_k) std::snprintf(line, sizeof line, " - top-%d accuracy %.4f", r.top_k, r.top_k_accuracy), s += line;
   if (r.has_auc) std::snprintf(line, sizeof line, " - AUC %.4f", r.auc), s += line;
-  s += "\nconfusion matrix (rows: true class, columns: predicted class):\n";
+  s += "\nconfusion matrix (rows: true class, columns: predicted class";
+  if (!r.class_names.empty()) {
+    s += "; classes";
+    for (int64_t c = 0; c < r.classes; ++c) s += " " + class_label(r, c);
+  }
+  s += "):\n";
   for (int64_t t = 0; t < r.classes; ++t) {
     for (int64_t c = 0; c < r.classes; ++c) {
       std::snprintf(line, sizeof line, "%s%7lld", c ? " " : "", static_cast<long long>(r.confusion[t * r.classes + c]));
@@ -147,6 +178,11 @@ std::string report_json(const ClassificationReport& r) {
   s += tail;
   if (r.top_k) std::snprintf(tail, sizeof tail, ", \"top_%d_accuracy\": %.9g", r.top_k, r.top_k_accuracy), s += tail;
   if (r.has_auc) std::snprintf(tail, sizeof tail, ", \"auc\": %.9g", r.auc), s += tail;
+  if (!r.class_names.empty()) {
+    s += ", \"class_names\": [";
+    for (size_t i = 0; i < r.class_names.size(); ++i) s += (i ? ", " : "") + json_string(r.class_names[i]);
+    s += "]";
+  }
   return s + "}";
 }
 

@@ -25,6 +25,7 @@ struct ClassificationReport {
   double top_k_accuracy = 0;
   bool has_auc = false;            // two classes
   double auc = 0;
+  std::vector<std::string> class_names;  // label names of classes 0..; empty: shown as indices
 };
 
 // outputs: rows x width probabilities (width 1: a sigmoid's P(class 1)).

@@ -1,4 +1,5 @@
-// CSV files: one sample per line, numbers only, an optional header line.
+// CSV files: one sample per line, numbers (class labels may be names), an
+// optional header line; missing values an error or filled with means.
 //
 // The whole file is read at once and parsed in place with std::from_chars
 // (no per-field allocation). Two passes: the first counts data rows so the
@@ -14,11 +15,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/data/readers.h"
+#include "core/data/csv_text.h"
 #include "core/checked_size.h"
 #include "core/error.h"
 #include "core/memory_plan.h"
@@ -28,114 +33,60 @@ namespace lockstep {
 namespace data {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+using namespace csv;  // the text helpers
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
+// A class label given by name: string labels map to these indices.
+using ClassIndex = std::map<std::string, int, std::less<>>;
 
-// No CSV line of numbers is this long (a million columns of 60 characters
-// each); a longer one is a binary file, or a file without line breaks.
-constexpr size_t kMaxLineBytes = size_t{64} << 20;
+// Thrown inside this file when an INTEGER label is not a number: the rows
+// are read again with the labels as class names.
+struct LabelIsAName {};
 
-// Non-blank lines with their 1-based numbers, line endings removed.
-class Lines {
- public:
-  Lines(std::string_view text, const std::string& path) : text_(text), path_(&path) {}
-  bool next(std::string_view& line, int64_t& number) {
-    while (pos_ < text_.size()) {
-      const char* start = text_.data() + pos_;
-      const void* nl = std::memchr(start, '\n', text_.size() - pos_);
-      const size_t len = nl ? static_cast<const char*>(nl) - start : text_.size() - pos_;
-      pos_ += len + 1;
-      ++number_;
-      if (len > kMaxLineBytes)
-        throw_input_error(*path_ + ":" + std::to_string(number_),
-                          "line longer than 64 MiB (" + std::to_string(len) + " bytes): not a CSV text file");
-      line = std::string_view(start, len);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!trim(line).empty()) {
-        number = number_;
-        return true;
-      }
-    }
-    return false;
+struct Layout {
+  int64_t columns = 0;
+  int64_t label_column = 0;  // first label column, resolved
+  int64_t label_width = 1;
+  CsvData::LabelEncoding encoding = CsvData::INTEGER;
+  int64_t weight_column = -1;  // sample_weight_column, resolved; -1 = none
+  int classes = 0;       // as configured
+  std::string mismatch;  // "(as in the header)" or "(as in line K)"
+  std::vector<std::string> header;  // column names when the file has a header
+  bool fill_missing = false;        // missing: "mean"
+  const ClassIndex* names = nullptr;  // string labels: name -> class
+  int64_t features() const { return columns - label_width - (weight_column >= 0 ? 1 : 0); }
+  // "column 3" or "column 3 'age'", counting from 1 as spreadsheets do.
+  std::string column(int64_t c) const {
+    const std::string n = "column " + std::to_string(c + 1);
+    return c < static_cast<int64_t>(header.size()) && !header[c].empty() ? n + " " + quote(header[c]) : n;
   }
-
- private:
-  std::string_view text_;
-  const std::string* path_;
-  size_t pos_ = 0;
-  int64_t number_ = 0;
 };
 
-int64_t count_fields(std::string_view line, char delim) { return std::count(line.begin(), line.end(), delim) + 1; }
-
-// A position for messages, "path:line", built only when there is an error.
-struct Pos {
-  const std::string& path;
-  int64_t line;
-  std::string str() const { return path + ":" + std::to_string(line); }
-};
-
-// A field as quoted in messages: short, and printable whatever the file holds.
-std::string quote(std::string_view field) {
-  std::string q = "'";
-  for (char c : field.substr(0, 40)) q += c >= ' ' && c != 127 ? c : '?';
-  return q + (field.size() > 40 ? "...'" : "'");
-}
-
-enum class Parsed { kOk, kNotNumber, kOutOfRange };
-
-Parsed parse_number(std::string_view s, float& value) {
-  // Short integers (pixel values, class indices: most numeric CSV) are below
-  // 2^24, so float holds them exactly and from_chars would give the same
-  // bits; this path parses them about twice as fast.
-  if (!s.empty() && s.size() <= 7) {
-    const size_t first = s[0] == '-' ? 1 : 0;
-    uint32_t n = 0;
-    size_t i = first;
-    for (; i < s.size(); ++i) {
-      const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
-      if (digit > 9) break;
-      n = n * 10 + digit;
-    }
-    if (i == s.size() && i > first) {
-      value = first ? -static_cast<float>(n) : static_cast<float>(n);
-      return Parsed::kOk;
-    }
+// A field that is not a finite number: NaN to fill later, or the error.
+// Out of line so that parse_field, called for every field, stays small.
+[[gnu::noinline]] float missing_or_error(std::string_view field, Parsed parsed, float v, int64_t column,
+                                         const Layout& l, const Pos& pos) {
+  const std::string where = pos.str(), col = l.column(column);
+  if (is_missing_marker(field)) {
+    if (l.fill_missing) return std::numeric_limits<float>::quiet_NaN();  // filled once the means are known
+    throw_input_error(where, "missing value " + (field.empty() ? std::string("(empty field)") : quote(field)) +
+                                 " in " + col + "; set missing: \"mean\" to fill it with the training data's mean");
   }
-  if (s.size() > 1 && s[0] == '+' && s[1] != '-') s.remove_prefix(1);  // from_chars rejects '+'
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (end != s.data() + s.size() || s.empty()) return Parsed::kNotNumber;
-  if (ec == std::errc::result_out_of_range) {
-    // Overflow is an error; underflow rounds to a denormal or zero, as it would in numpy.
-    const double wide = std::strtod(std::string(s).c_str(), nullptr);
-    if (std::fabs(wide) > std::numeric_limits<float>::max()) return Parsed::kOutOfRange;
-    value = static_cast<float>(wide);
-  } else if (ec != std::errc()) {
-    return Parsed::kNotNumber;
-  }
-  return Parsed::kOk;
-}
-
-float parse_field(std::string_view field, int64_t column, const Pos& pos) {
-  float v;
-  const Parsed parsed = parse_number(field, v);
-  if (parsed == Parsed::kOk && std::isfinite(v)) return v;
-  const std::string where = pos.str(), col = "column " + std::to_string(column + 1);
   switch (parsed) {
     case Parsed::kOk:
       break;
     case Parsed::kOutOfRange:
       throw_input_error(where, quote(field) + " is too large for a float (" + col + ")");
     case Parsed::kNotNumber:
-      if (field.empty()) throw_input_error(where, "empty field in " + col);
       throw_input_error(where, quote(field) + " is not a number (" + col + ")");
   }
   throw_input_error(where, std::string(std::isnan(v) ? "NaN" : "Inf") + " in " + col);
+}
+
+inline float parse_field(std::string_view field, int64_t column, const Layout& l, const Pos& pos) {
+  float v;
+  const Parsed parsed = parse_number(field, v);
+  if (parsed == Parsed::kOk && std::isfinite(v)) return v;
+  return missing_or_error(field, parsed, v, column, l, pos);
 }
 
 // A class index must be a whole number in [0, classes) (classes 0 = unknown).
@@ -150,16 +101,47 @@ void check_class(float v, std::string_view field, int64_t column, int classes, c
                                    col + "; check `classes`");
 }
 
-struct Layout {
-  int64_t columns = 0;
-  int64_t label_column = 0;  // first label column, resolved
-  int64_t label_width = 1;
-  CsvData::LabelEncoding encoding = CsvData::INTEGER;
-  int64_t weight_column = -1;  // sample_weight_column, resolved; -1 = none
-  int classes = 0;       // as configured
-  std::string mismatch;  // "(as in the header)" or "(as in line K)"
-  int64_t features() const { return columns - label_width - (weight_column >= 0 ? 1 : 0); }
-};
+// The class of an INTEGER label field: its name's index when labels are
+// names, else the number it holds.
+float class_label(std::string_view field, int64_t column, const Layout& l, const Pos& where) {
+  float v;
+  const Parsed parsed = l.names ? Parsed::kNotNumber : parse_number(field, v);
+  if (parsed == Parsed::kOk && std::isfinite(v)) {
+    check_class(v, field, column, l.classes, where);
+    return v;
+  }
+  if (is_missing_marker(field))
+    throw_input_error(where.str(), "missing label " + (field.empty() ? std::string("(empty field)") : quote(field)) +
+                                       " in " + l.column(column));
+  if (l.names) {
+    const auto it = l.names->find(unquote(field));
+    if (it != l.names->end()) return static_cast<float>(it->second);
+    std::string known;
+    for (const auto& [name, index] : *l.names) known += (known.empty() ? "" : ", ") + quote(name);
+    throw_input_error(where.str(), "label " + quote(field) + " in " + l.column(column) + " is not one of the " +
+                                       std::to_string(l.names->size()) + " class names (" + known.substr(0, 200) + ")");
+  }
+  if (parsed == Parsed::kNotNumber) throw LabelIsAName{};
+  return parse_field(field, column, l, where);  // too large or Inf: the error says which
+}
+
+// The label column from label_column_name (looked up in the header) or
+// label_column (negative counts from the end).
+int64_t resolve_label_column(const CsvData& spec, const std::string& at, const Layout& l, const Pos& first) {
+  if (!spec.has_label_column_name()) return spec.label_column() < 0 ? l.columns + spec.label_column() : spec.label_column();
+  if (spec.has_label_column())
+    throw_input_error(at + "label_column_name", "give label_column or label_column_name, not both");
+  if (l.header.empty())
+    throw_input_error(at + "label_column_name",
+                      "'" + spec.label_column_name() + "' cannot be found: " + first.path + " has no header line");
+  const auto it = std::find(l.header.begin(), l.header.end(), spec.label_column_name());
+  if (it != l.header.end()) return it - l.header.begin();
+  std::string names;
+  for (const std::string& h : l.header) names += (names.empty() ? "" : ", ") + h;
+  if (names.size() > 200) names = names.substr(0, 200) + "...";
+  throw_input_error(at + "label_column_name",
+                    "no column '" + spec.label_column_name() + "' in the header of " + first.path + " (" + names + ")");
+}
 
 // A first line with no `delim` but another common separator (a European
 // Excel export uses ';') is one column to the parser: name the likely
@@ -177,17 +159,18 @@ void check_delimiter(std::string_view first_line, char delim, const Pos& first, 
 // Works out the label columns from the spec and the first line's width.
 // What the line holds is the file's fault: those errors name the file and
 // line (`first`), and the setting they conflict with.
-Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns, const Pos& first) {
-  Layout l;
-  l.columns = columns;
+void make_layout(const CsvData& spec, const std::string& at, const Pos& first, Layout& l) {
   l.encoding = spec.label_encoding();
   l.classes = spec.classes();
   if (l.classes < 0) throw_input_error(at + "classes", "must be >= 0, got " + std::to_string(l.classes));
   if (l.encoding == CsvData::ONE_HOT && l.classes == 0)
     throw_input_error(at + "classes", "ONE_HOT labels need `classes` (the number of label columns) > 0");
   if (l.encoding != CsvData::INTEGER) l.label_width = l.classes > 0 ? l.classes : 1;
-  l.label_column = spec.label_column() < 0 ? columns + spec.label_column() : spec.label_column();
-  const std::string setting = " (" + at + "label_column: " + std::to_string(spec.label_column()) + ")";
+  l.label_column = resolve_label_column(spec, at, l, first);
+  const std::string setting = spec.has_label_column_name()
+                                  ? " (" + at + "label_column_name: '" + spec.label_column_name() + "')"
+                                  : " (" + at + "label_column: " + std::to_string(spec.label_column()) + ")";
+  const int64_t columns = l.columns;
   if (l.label_column < 0 || l.label_column + l.label_width > columns)
     throw_input_error(first.str(), "the label (" + std::to_string(l.label_width) + " column" +
                                        (l.label_width == 1 ? "" : "s") + " wide) does not fit in the line's " +
@@ -204,14 +187,21 @@ Layout make_layout(const CsvData& spec, const std::string& at, int64_t columns, 
   if (l.features() < 1)
     throw_input_error(first.str(), "no feature columns besides the label in the line's " + std::to_string(columns) +
                                        " column" + (columns == 1 ? "" : "s") + setting);
-  return l;
 }
 
-// Parses one data row into `features` and `labels` (either may be null to
-// skip, e.g. when only the label of another shard's row is wanted).
-void parse_row(std::string_view line, char delim, const Layout& l, const Pos& where, float* features, float* labels,
-               float* weight, float& max_label) {
+// Where one parsed row goes; a null pointer skips that part (another
+// shard's row is parsed only for its label or for the means).
+struct RowOut {
+  float* features = nullptr;
+  float* labels = nullptr;
+  float* weight = nullptr;
+};
+
+// Parses one data row.
+void parse_row(std::string_view line, char delim, const Layout& l, const Pos& where, const RowOut& out,
+               float& max_label) {
   const int64_t lbegin = l.label_column, lend = l.label_column + l.label_width;
+  float* features = out.features;
   int64_t column = 0;
   // Fields are a few characters: an inline scan beats a memchr call each.
   const char* start = line.data();
@@ -226,15 +216,19 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
     const bool is_label = column >= lbegin && column < lend;
     if (is_label || features) {
       const std::string_view field = trim(std::string_view(start, static_cast<size_t>(end - start)));
-      const float v = parse_field(field, column, where);
-      if (column == l.weight_column) {
-        if (weight) *weight = v;
-      } else if (!is_label) {
-        *features++ = v;
-      } else {
-        if (l.encoding == CsvData::INTEGER) check_class(v, field, column, l.classes, where);
+      if (is_label && l.encoding == CsvData::INTEGER) {
+        const float v = class_label(field, column, l, where);
         if (v > max_label) max_label = v;
-        if (labels) labels[column - lbegin] = v;
+        if (out.labels) out.labels[0] = v;
+      } else if (column == l.weight_column || is_label) {
+        if (is_missing_marker(field))
+          throw_input_error(where.str(), std::string("missing ") + (is_label ? "label" : "sample weight") + " in " +
+                                             l.column(column));
+        const float v = parse_field(field, column, l, where);
+        if (is_label && out.labels) out.labels[column - lbegin] = v;
+        if (!is_label && out.weight) *out.weight = v;
+      } else {
+        *features++ = parse_field(field, column, l, where);
       }
     }
     if (end == line_end) break;
@@ -245,33 +239,185 @@ void parse_row(std::string_view line, char delim, const Layout& l, const Pos& wh
                                        std::to_string(column + 1));
 }
 
-// A CSV file is text: a control byte (NUL, ESC, ...) anywhere means a binary
-// file was given. Said with the file's name and position, rather than as a
-// puzzling layout or number error later. One branch-light pass.
-void check_text(std::string_view body, const std::string& path) {
-  auto is_control = [](unsigned char c) { return (c < ' ' && (c < '\t' || c > '\r')) || c == 127; };
-  size_t bad = 0;
-  while (bad < body.size() && !is_control(static_cast<unsigned char>(body[bad]))) ++bad;
-  if (bad == body.size()) return;
-  const std::string_view before = body.substr(0, bad);
-  const int64_t line = std::count(before.begin(), before.end(), '\n') + 1;
-  const size_t newline = before.rfind('\n');
-  const size_t column = bad - (newline == std::string_view::npos ? 0 : newline + 1) + 1;
-  char byte[8];
-  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(body[bad]));
-  throw_input_error(path + ":" + std::to_string(line),
-                    "not a CSV text file: control byte " + std::string(byte) + " at column " + std::to_string(column));
+// Reads the first line's header (if any) into the layout; returns what the
+// load summary says about it.
+std::string read_header(const CsvData& spec, std::string_view first, char delim, Layout& l) {
+  const std::vector<std::string_view> fields = split_fields(first, delim);
+  l.columns = static_cast<int64_t>(fields.size());
+  std::string said;
+  if (spec.header() == CsvData::NO) return "none (header: NO)";
+  if (spec.header() == CsvData::YES) {
+    said = "yes (header: YES)";
+  } else {
+    const HeaderKind kind = detect_header(fields);
+    if (kind == HeaderKind::kNone) return "none detected";
+    said = kind == HeaderKind::kNames ? "column names detected"
+                                      : "column indices 0.." + std::to_string(fields.size() - 1) + " detected";
+  }
+  for (std::string_view f : fields) l.header.emplace_back(f);
+  return said;
 }
 
-bool any_not_number(std::string_view line, char delim) {
-  float v;
-  for (size_t start = 0, end = 0; end != std::string_view::npos; start = end + 1) {
-    end = line.find(delim, start);
-    if (parse_number(trim(line.substr(start, end == std::string_view::npos ? end : end - start)), v) ==
-        Parsed::kNotNumber)
-      return true;
+// Rows [begin, end) of one shard, and how many of them are training rows
+// (validation_split takes the rest off the end of the shard).
+struct Part {
+  int64_t begin, end, training_end;
+};
+
+// The training rows of every shard, in file order: what missing: "mean"
+// averages over, the same on every rank.
+std::vector<Part> training_parts(const Window& window, int64_t rows, double holdout_fraction) {
+  std::vector<Part> parts;
+  for (int s = 0; s < window.shard_count; ++s) {
+    Window w = window;
+    w.shard_index = s;
+    const auto [begin, end] = w.range(rows);
+    const int64_t n = end - begin;
+    const int64_t kept = holdout_fraction > 0 && n > 0 ? training_samples_after_split(n, holdout_fraction) : n;
+    parts.push_back({begin, end, begin + kept});
   }
-  return false;
+  return parts;
+}
+
+// Per-feature sums of the present (non-NaN) values of the training rows.
+struct ColumnMeans {
+  std::vector<double> sum;
+  std::vector<int64_t> count;
+  explicit ColumnMeans(int64_t features) : sum(features, 0.0), count(features, 0) {}
+  void add(const float* row) {
+    for (size_t k = 0; k < sum.size(); ++k)
+      if (!std::isnan(row[k])) sum[k] += row[k], ++count[k];
+  }
+};
+
+// The label names of rows [0, wanted), sorted and unique (as Keras'
+// StringLookup and scikit-learn's LabelEncoder order them).
+std::vector<std::string> collect_label_names(std::string_view body, const std::string& path, bool header,
+                                             int64_t wanted, char delim, const Layout& l) {
+  std::set<std::string, std::less<>> names;
+  Lines reader(body, path);
+  std::string_view line;
+  int64_t number = 0;
+  if (header) reader.next(line, number);
+  for (int64_t row = 0; row < wanted && reader.next(line, number); ++row) {
+    const std::vector<std::string_view> fields = split_fields(line, delim);
+    if (static_cast<int64_t>(fields.size()) != l.columns)
+      throw_input_error(path + ":" + std::to_string(number), "expected " + std::to_string(l.columns) + " columns " +
+                                                                 l.mismatch + ", found " +
+                                                                 std::to_string(fields.size()));
+    const std::string_view label = fields[l.label_column];
+    if (is_missing_marker(label))
+      throw_input_error(path + ":" + std::to_string(number), "missing label in " + l.column(l.label_column));
+    if (names.find(label) == names.end()) names.emplace(label);
+  }
+  return {names.begin(), names.end()};
+}
+
+// Everything read_csv works out before converting rows.
+struct Plan {
+  std::string path;
+  std::string_view body;
+  char delim = ',';
+  bool header = false;
+  int64_t rows = 0;
+  Layout layout;
+  std::string header_said;
+};
+
+// Pass 2: converts this part's rows into `d`; with `all_rows`, every row
+// of [0, wanted) is read (labels and training means the same on every
+// shard). Throws LabelIsAName when a label is a name and no names are known.
+void convert_rows(const Plan& p, const Window& window, const std::vector<Part>& parts, bool all_rows,
+                  ColumnMeans* means, Dataset& d, float& max_label) {
+  const auto [begin, end] = window.range(p.rows);
+  const int64_t wanted = window.limited(p.rows);
+  std::vector<float> scratch(static_cast<size_t>(d.sample_size()));
+  Lines reader(p.body, p.path);
+  std::string_view line;
+  int64_t number = 0;
+  if (p.header) reader.next(line, number);
+  size_t part = 0;
+  for (int64_t row = 0; row < (all_rows ? wanted : end) && reader.next(line, number); ++row) {
+    if (row < begin && !all_rows) continue;
+    while (part + 1 < parts.size() && row >= parts[part].end) ++part;
+    const bool mine = row >= begin && row < end, training = row < parts[part].training_end;
+    const int64_t k = row - begin;
+    RowOut out;
+    if (mine) {
+      out = {&d.features[k * d.sample_size()], &d.labels[k * d.label_width], d.weights.empty() ? nullptr : &d.weights[k]};
+    } else if (means && training) {
+      out.features = scratch.data();
+    }
+    parse_row(line, p.delim, p.layout, Pos{p.path, number}, out, max_label);
+    if (means && training && out.features) means->add(out.features);
+  }
+}
+
+// missing: "mean": the given fill values, or the training rows' means.
+std::vector<float> fill_values(const CsvData& spec, const std::string& at, const Plan& p, const ColumnMeans* means) {
+  const int64_t features = p.layout.features();
+  if (spec.fill_values_size() > 0) {
+    if (spec.fill_values_size() != features)
+      throw_input_error(at + "fill_values", std::to_string(spec.fill_values_size()) + " values for the " +
+                                                std::to_string(features) + " feature columns of " + p.path);
+    return {spec.fill_values().begin(), spec.fill_values().end()};
+  }
+  std::vector<float> values(static_cast<size_t>(features));
+  int64_t column = 0;  // file column of feature k, for messages
+  for (int64_t k = 0; k < features; ++k, ++column) {
+    while (column == p.layout.weight_column ||
+           (column >= p.layout.label_column && column < p.layout.label_column + p.layout.label_width))
+      ++column;
+    if (means->count[k] == 0)
+      throw_input_error(p.path, "missing: \"mean\": " + p.layout.column(column) +
+                                    " has no values in the training rows to take the mean of");
+    values[k] = static_cast<float>(means->sum[k] / static_cast<double>(means->count[k]));
+  }
+  return values;
+}
+
+void fill_missing(Dataset& d, const std::vector<float>& values) {
+  const int64_t width = d.sample_size();
+  d.filled.assign(static_cast<size_t>(d.num_samples), 0);
+  for (size_t i = 0; i < d.features.size(); ++i)
+    if (std::isnan(d.features[i])) d.features[i] = values[i % width], ++d.filled[i / width];
+  if (d.filled_count() == 0) d.filled.clear();
+  d.fill_values = values;
+}
+
+// Checks the settings, reads the first line (header, layout) and counts the
+// data rows.
+Plan plan_csv(const CsvData& spec, const std::string& at, std::string_view body, const std::string& path) {
+  Plan p;
+  p.path = path;
+  p.body = body;
+  p.delim = spec.delimiter()[0];
+  Lines lines(body, path);
+  std::string_view line;
+  int64_t number = 0;
+  if (!lines.next(line, number)) throw_input_error(path, "no samples (the file is empty)");
+  check_delimiter(line, p.delim, Pos{path, number}, at);
+  p.header_said = read_header(spec, line, p.delim, p.layout);
+  p.header = !p.layout.header.empty();
+  make_layout(spec, at, Pos{path, number}, p.layout);
+  p.layout.mismatch = p.header ? "(as in the header)" : "(as in line " + std::to_string(number) + ")";
+  if (spec.missing() != "error" && spec.missing() != "mean")
+    throw_input_error(at + "missing", "must be \"error\" or \"mean\", got \"" + spec.missing() + "\"");
+  p.layout.fill_missing = spec.missing() == "mean";
+  if (spec.class_names_size() > 0 && p.layout.encoding != CsvData::INTEGER)
+    throw_input_error(at + "class_names", "only for INTEGER labels (one column holding the class)");
+  p.rows = p.header ? 0 : 1;
+  for (Lines counter = lines; counter.next(line, number);) ++p.rows;
+  if (p.rows == 0) throw_input_error(path, "no samples (only a header line)");
+  return p;
+}
+
+ClassIndex index_names(const std::vector<std::string>& names, const std::string& at) {
+  ClassIndex index;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!index.emplace(names[i], static_cast<int>(i)).second)
+      throw_input_error(at + "class_names", "'" + names[i] + "' is given twice");
+  return index;
 }
 
 }  // namespace
@@ -282,38 +428,28 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
   if (spec.delimiter().size() != 1)
     throw_input_error(at + "delimiter", "must be one character, got '" + spec.delimiter() + "'");
   const std::string& path = spec.path();
-  const char delim = spec.delimiter()[0];
   check_allocation(static_cast<uint64_t>(file_size(path)), path, "reading this CSV file");
   const std::string text = read_file(path);
   std::string_view body(text);
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte-order mark (Excel)
   check_text(body, path);
+  Plan p = plan_csv(spec, at, body, path);
+  const Layout& layout = p.layout;
 
-  Lines lines(body, path);
-  std::string_view line;
-  int64_t number = 0;
-  if (!lines.next(line, number)) throw_input_error(path, "no samples (the file is empty)");
-  const bool header = spec.header() == CsvData::YES || (spec.header() == CsvData::AUTO && any_not_number(line, delim));
-  check_delimiter(line, delim, Pos{path, number}, at);
-  Layout layout = make_layout(spec, at, count_fields(line, delim), Pos{path, number});
-  layout.mismatch = header ? "(as in the header)" : "(as in line " + std::to_string(number) + ")";
-
-  // Pass 1: count the data rows.
-  int64_t rows = header ? 0 : 1;
-  for (Lines counter = lines; counter.next(line, number);) ++rows;
-  if (rows == 0) throw_input_error(path, "no samples (only a header line)");
-
-  const auto [begin, end] = window.range(rows);
-  const int64_t wanted = window.limited(rows);
+  const auto [begin, end] = window.range(p.rows);
   check_allocation(rows_bytes(end - begin, layout.columns, sizeof(float), path), path,
                    "converting " + std::to_string(end - begin) + " rows of " + std::to_string(layout.columns) +
                        " columns to floats");
-  // With several shards, every shard scans the labels of all rows so that
-  // an inferred number of classes is the same everywhere.
-  const bool scan_labels = layout.encoding == CsvData::INTEGER && layout.classes == 0 && window.shard_count > 1;
+  const bool sharded = window.shard_count > 1;
+  const bool own_means = layout.fill_missing && spec.fill_values_size() == 0;
+  // Every shard reads the labels of all rows (so the classes are the same
+  // everywhere), and the features of all training rows when it averages them.
+  const bool all_rows = sharded && (layout.encoding == CsvData::INTEGER || own_means);
+  const std::vector<Part> parts = training_parts(window, p.rows, own_means ? window.holdout_fraction : 0);
 
   Dataset d;
   d.source = path;
+  d.header = p.header_said;
   d.sample_shape = {layout.features()};
   d.num_samples = end - begin;
   d.label_width = layout.label_width;
@@ -324,22 +460,31 @@ Dataset read_csv(const CsvData& spec, const std::string& field, const Window& wi
   d.labels.resize(static_cast<size_t>(d.num_samples * d.label_width));
   if (layout.weight_column >= 0) d.weights.resize(static_cast<size_t>(d.num_samples));
 
-  // Pass 2: parse this part's rows.
-  Lines reader(body, path);
-  if (header) reader.next(line, number);
+  d.class_names.assign(spec.class_names().begin(), spec.class_names().end());
+  ClassIndex names = index_names(d.class_names, at);
+  if (!d.class_names.empty()) p.layout.names = &names;
   float max_label = 0;
-  for (int64_t row = 0; row < (scan_labels ? wanted : end) && reader.next(line, number); ++row) {
-    if (row < begin && !scan_labels) continue;
-    const Pos where{path, number};
-    const bool mine = row >= begin && row < end;
-    const int64_t k = row - begin;
-    parse_row(line, delim, layout, where, mine ? &d.features[k * d.sample_size()] : nullptr,
-              mine ? &d.labels[k * d.label_width] : nullptr, mine && !d.weights.empty() ? &d.weights[k] : nullptr,
-              max_label);
+  std::optional<ColumnMeans> means;
+  try {
+    if (own_means) means.emplace(layout.features());
+    convert_rows(p, window, parts, all_rows, means ? &*means : nullptr, d, max_label);
+  } catch (const LabelIsAName&) {  // labels are names: again, with their classes
+    d.class_names = collect_label_names(body, path, p.header, window.limited(p.rows), p.delim, layout);
+    names = index_names(d.class_names, at);
+    p.layout.names = &names;
+    if (own_means) means.emplace(layout.features());
+    convert_rows(p, window, parts, all_rows, means ? &*means : nullptr, d, max_label);
   }
+  if (layout.fill_missing) fill_missing(d, fill_values(spec, at, p, means ? &*means : nullptr));
+
   if (layout.encoding == CsvData::INTEGER) {
+    const int named = static_cast<int>(d.class_names.size());
+    if (layout.classes > 0 && named > layout.classes)
+      throw_input_error(at + "classes", std::to_string(layout.classes) + " classes, but " + path + " has " +
+                                            std::to_string(named) + " label names");
     d.num_classes = layout.classes > 0 ? layout.classes
-                    : scan_labels      ? static_cast<int32_t>(std::min(max_label, 16777216.0f)) + 1
+                    : named > 0        ? named
+                    : all_rows         ? static_cast<int32_t>(std::min(max_label, 16777216.0f)) + 1
                                        : 0;
   } else if (layout.encoding == CsvData::ONE_HOT) {
     d.num_classes = layout.classes;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <type_traits>
 
 #include "core/data/readers.h"
@@ -183,6 +184,7 @@ Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadO
     window.shard_index = options.shard_index;
     window.shard_count = options.shard_count;
   }
+  window.holdout_fraction = options.holdout_fraction;
 
   Dataset d;
   switch (spec.source_case()) {
@@ -215,7 +217,7 @@ Dataset load_dataset(const DataSpec& spec, const std::string& field, const LoadO
   return d;
 }
 
-Dataset split_off_tail(Dataset& data, double fraction) {
+int64_t training_samples_after_split(int64_t n, double fraction) {
   const std::string where = "validation_split";
   if (!(fraction > 0.0 && fraction < 1.0)) throw_input_error(where, "must be in (0, 1), got " + number(fraction));
   // validation_split is a float in the config: 0.2f is 0.2000000030, and
@@ -227,11 +229,16 @@ Dataset split_off_tail(Dataset& data, double fraction) {
     auto result = std::to_chars(buf, buf + sizeof buf, as_float);
     std::from_chars(buf, result.ptr, fraction);
   }
-  const int64_t n = data.num_samples;
   const auto split_at = static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - fraction)));
   if (split_at <= 0 || split_at >= n)
     throw_input_error(where, number(fraction) + " of " + std::to_string(n) + " samples leaves " +
                                  (split_at <= 0 ? "no training" : "no validation") + " samples");
+  return split_at;
+}
+
+Dataset split_off_tail(Dataset& data, double fraction) {
+  const int64_t n = data.num_samples;
+  const int64_t split_at = training_samples_after_split(n, fraction);
 
   Dataset tail;
   tail.sample_shape = data.sample_shape;
@@ -240,9 +247,16 @@ Dataset split_off_tail(Dataset& data, double fraction) {
   tail.label_width = data.label_width;
   tail.num_classes = data.num_classes;
   tail.source = data.source;
+  tail.class_names = data.class_names;
+  tail.fill_values = data.fill_values;
+  tail.header = data.header;
   const int64_t fw = data.sample_size(), lw = data.label_width;
   tail.features.assign(data.features.begin() + split_at * fw, data.features.end());
   tail.labels.assign(data.labels.begin() + split_at * lw, data.labels.end());
+  if (!data.filled.empty()) {
+    tail.filled.assign(data.filled.begin() + split_at, data.filled.end());
+    data.filled.resize(split_at);
+  }
   if (!data.weights.empty()) {
     tail.weights.assign(data.weights.begin() + split_at, data.weights.end());
     data.weights.resize(split_at);
@@ -254,6 +268,29 @@ Dataset split_off_tail(Dataset& data, double fraction) {
   data.labels.shrink_to_fit();
   data.num_samples = split_at;
   return tail;
+}
+
+int64_t Dataset::filled_count() const { return std::accumulate(filled.begin(), filled.end(), int64_t{0}); }
+
+std::string load_summary(const Dataset& d, const std::string& field) {
+  std::string s = field + ": " + d.source + ": " + std::to_string(d.num_samples) + " samples, ";
+  s += d.sample_shape.size() == 1 ? std::to_string(d.sample_size()) + " features" : "shape " + shape_string(d.sample_shape);
+  if (d.label_kind == LabelKind::kValue) {
+    s += ", " + std::to_string(d.label_width) + " target" + (d.label_width == 1 ? "" : "s");
+  } else {
+    s += ", " + std::to_string(d.num_classes) + " classes";
+    if (!d.class_names.empty()) {
+      s += " (";
+      for (size_t i = 0; i < d.class_names.size(); ++i) s += (i ? " " : "") + std::to_string(i) + "=" + d.class_names[i];
+      s += ")";
+    }
+  }
+  if (!d.weights.empty()) s += ", sample weights";
+  if (const int64_t filled = d.filled_count(); filled > 0)
+    s += ", " + std::to_string(filled) + " missing value" + (filled == 1 ? "" : "s") +
+         " filled with the training means";
+  if (!d.header.empty()) s += ", header: " + d.header;
+  return s;
 }
 
 }  // namespace lockstep

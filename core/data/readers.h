@@ -24,6 +24,7 @@ struct Window {
   int64_t limit = 0;
   int shard_index = 0;
   int shard_count = 1;
+  double holdout_fraction = 0;  // LoadOptions::holdout_fraction
 
   // Samples the limit keeps of a source holding `total`.
   int64_t limited(int64_t total) const { return limit > 0 && limit < total ? limit : total; }

@@ -27,7 +27,11 @@ constexpr int64_t kChunk = 256;  // rows per forward pass when scoring
 // The command line's CONFIG when given; otherwise the config saved in the
 // checkpoint, so a model is scored with the data settings it was trained with.
 ConfigFile evaluation_config(const Args& args, const CheckpointContents& ckpt, const std::string& path) {
-  if (!args.positional.empty()) return load_config(args);
+  if (!args.positional.empty()) {
+    ConfigFile file = load_config(args);
+    adopt_learned_data(file.mutable_config(), ckpt.header.config());
+    return file;
+  }
   if (!ckpt.header.has_config()) throw_input_error(path, "holds no config: give the CONFIG the model was trained with");
   ConfigFile file = ConfigFile::from_message(ckpt.header.config(), path);
   for (const std::string& s : args.sets) file.apply_override(s);
@@ -121,8 +125,20 @@ std::vector<float> all_outputs(Model& model, const Dataset& set, Communicator& w
   return outputs;
 }
 
+// A class as predictions and reports show it: its label name when the
+// training data's labels were names.
+std::string class_text(int64_t c, const std::vector<std::string>& names) {
+  if (c >= static_cast<int64_t>(names.size())) return std::to_string(c);
+  const std::string& name = names[c];
+  if (name.find_first_of(",\"\r\n") == std::string::npos) return name;
+  std::string quoted = "\"";  // RFC 4180: quotes doubled inside quotes
+  for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
 // index, predicted class (classification), p0..pK: one line per sample.
-std::string predictions_csv(const std::vector<float>& outputs, int64_t rows, int64_t width, bool classes) {
+std::string predictions_csv(const std::vector<float>& outputs, int64_t rows, int64_t width, bool classes,
+                            const std::vector<std::string>& names) {
   std::string text = classes ? "index,predicted" : "index";
   char item[32];
   for (int64_t c = 0; c < width; ++c) text += (classes ? ",p" : ",y") + std::to_string(c);
@@ -131,7 +147,7 @@ std::string predictions_csv(const std::vector<float>& outputs, int64_t rows, int
     const float* p = outputs.data() + i * width;
     text += std::to_string(i);
     if (classes)
-      text += "," + std::to_string(width == 1 ? (p[0] > 0.5f ? 1 : 0) : std::max_element(p, p + width) - p);
+      text += "," + class_text(width == 1 ? (p[0] > 0.5f ? 1 : 0) : std::max_element(p, p + width) - p, names);
     for (int64_t c = 0; c < width; ++c) {
       std::snprintf(item, sizeof item, ",%.7g", p[c]);
       text += item;
@@ -164,6 +180,8 @@ Scoring prepare(const Args& args, Runtime& runtime) {
   s.model = build_model(s.file, ckpt.header.model(), ckpt.header.seed(), kChunk, 0, "", runtime);
   restore_tensors(ckpt, *s.model, nullptr, path);
   s.scored = data_to_score(args, s.file, world);
+  if (world.rank() == 0 && !args.flag("json"))
+    std::printf("%s\n", load_summary(s.scored.data, args.has("data") ? "--data" : s.scored.which).c_str());
   // The model is the checkpoint's, not the config's: a mismatch is blamed on
   // the checkpoint (the config's input_shape may well fit the data).
   check_data_fits_model(path, "the checkpoint's model", s.scored.data, *s.model, s.scored.which);
@@ -183,7 +201,7 @@ int run_predict(const Args& args, Runtime& runtime) {
   const std::string output = args.has("output") ? args.get("output") : parent_folder(s.path) + "/predictions.csv";
   make_dirs(parent_folder(output));
   write_text_file(output, predictions_csv(outputs, set.num_samples, s.model->output_width(),
-                                          set.label_kind != LabelKind::kValue), false);
+                                          set.label_kind != LabelKind::kValue, set.class_names), false);
   std::printf("wrote %lld predictions of %s to %s\n", static_cast<long long>(set.num_samples), s.scored.which.c_str(),
               output.c_str());
   return 0;
@@ -215,6 +233,7 @@ int run_evaluate(const Args& args, Runtime& runtime) {
   if (classes) {
     const std::vector<float> outputs = all_outputs(model, set, world, chunk);
     report = classification_report(outputs.data(), set.num_samples, model.output_width(), set);
+    report->class_names = set.class_names;
   }
   if (world.rank() != 0) return 0;
   const double n = std::max(1.0, t.count), mean_loss = t.loss_sum / n, accuracy = t.correct / n;

@@ -26,6 +26,8 @@ namespace lockstep::cli {
 int run_summary(const Args& args, Runtime& runtime) {
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
+  // Without input_shape the model's shape is the data's, as trainer train takes it.
+  if (config.model().input_shape_size() == 0) infer_input_shape(file, load_data(file, runtime.world(), true).train);
   // Nothing is allocated: the summary of a model too big for this machine
   // says how big it is instead of failing.
   const Model model = located(file, [&]() -> Model { return Model(config.model(), Model::Unallocated{}); });

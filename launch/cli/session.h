@@ -31,8 +31,24 @@ void check_same_config_everywhere(const TrainConfig& config, Communicator& world
 struct Data {
   Dataset train;
   std::optional<Dataset> validation;
+  bool validation_inherits_scale = false;  // validation_data took data's scale and shift
 };
+// The training data (this rank's part when LOCAL) and the validation data,
+// which takes the training data's class names and fill values (CSV) and,
+// unless it gives its own, scale, shift and missing.
 Data load_data(const ConfigFile& file, Communicator& world, bool need_train);
+
+// What trainer train learned from the training data and saves with the
+// config in every checkpoint: CSV class names and fill values (when the
+// config gives none).
+void record_learned_data(ConfigFile& file, const Dataset& train);
+// The same facts taken from a checkpoint's config into a config given on
+// the command line that lacks them (evaluate, predict).
+void adopt_learned_data(TrainConfig& config, const TrainConfig& trained);
+// One load summary line per data set (rank 0 calls it).
+void print_load_summaries(const Data& data, const TrainConfig& config);
+// model.input_shape left out: the training data's sample shape.
+void infer_input_shape(ConfigFile& file, const Dataset& train);
 
 // Batch rows each rank runs: the global batch_size split over `ranks`,
 // rounded up (as Training does).

@@ -175,10 +175,20 @@ int run_train(const Args& args, Runtime& runtime) {
   set_rank_threads(config, runtime);
 
   // The model's memory is checked before anything big is allocated, data
-  // included: a run that cannot fit is refused in a second, not after loading.
+  // included: a run that cannot fit is refused in a second, not after
+  // loading. Only a model whose input_shape comes from the data waits for it.
+  std::optional<Data> loaded;
+  if (config.model().input_shape_size() == 0) {
+    loaded = load_data(file, world, true);
+    infer_input_shape(file, loaded->train);
+  }
   auto model = build_model(file, config.model(), config.seed(), local_rows(config, world.size()),
                            optimizer_slots(file), "batch_size", runtime);
-  Data data = load_data(file, world, true);
+  Data data = loaded ? std::move(*loaded) : load_data(file, world, true);
+  // Saved with the config in every checkpoint: evaluate and predict map
+  // labels and fill missing values as training did.
+  record_learned_data(file, data.train);
+  if (root && config.verbose() > 0) print_load_summaries(data, config);
   check_data_fits(file, data.train, *model, "data");
   if (data.validation) check_data_fits(file, *data.validation, *model, "validation data");
   Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });

@@ -47,7 +47,7 @@ write_config drop.pbtxt "$good_layers
   layers { dropout { rate: -0.1 } }" 'csv { path: "good.csv" }'
 expect_error 2 "drop.pbtxt:4: model.layers\[1\].dropout.rate: must be in \[0, 1\)" -- "$TRAINER" train drop.pbtxt
 write_config shape.pbtxt "$good_layers" 'csv { path: "good.csv" }' 5
-expect_error 2 "model.input_shape: the model takes samples of shape \[5\] but data \(.*good.csv\) has samples of shape \[3\]" -- \
+expect_error 2 "model.input_shape: input_shape \[5\] disagrees with data \(.*good.csv\), whose samples have shape \[3\]" -- \
   "$TRAINER" train shape.pbtxt
 write_config zero_in.pbtxt "$good_layers" 'csv { path: "good.csv" }' -3
 expect_error 2 "model.input_shape: sizes must be > 0" -- "$TRAINER" train zero_in.pbtxt
@@ -62,7 +62,7 @@ expect_error 2 "d.csv:3: .*column" -- "$TRAINER" train data.pbtxt
 printf '1,2,3,0\n4,x,6,1\n' >d.csv
 expect_error 2 "d.csv:2: .*'x' is not a number" -- "$TRAINER" train data.pbtxt
 printf '1,2,3,0\n4,nan,6,1\n' >d.csv
-expect_error 2 "d.csv:2: .*NaN" -- "$TRAINER" train data.pbtxt
+expect_error 2 "d.csv:2: missing value 'nan' in column 2; set missing: \"mean\"" -- "$TRAINER" train data.pbtxt
 printf '1,2,3,0\n4,inf,6,1\n' >d.csv
 expect_error 2 "d.csv:2: .*(Inf|inf|infinite)" -- "$TRAINER" train data.pbtxt
 write_config classes.pbtxt "$good_layers" 'csv { path: "good.csv" classes: 2 }'

@@ -5,7 +5,8 @@
 //           (',' ';' tab ' '), bits 6-7 sharding (GLOBAL, LOCAL part 0 of 2,
 //           1 of 2, 2 of 3)
 //   byte 1: bits 0-3 classes, bits 4-7 label_column (signed, -8..7)
-//   byte 2: bits 0-5 limit, bit 7 split off a validation tail (0.25)
+//   byte 2: bits 0-5 limit, bit 6 missing: "mean", bit 7 split off a
+//           validation tail (0.25; the means leave it out)
 #include <cstddef>
 #include <cstdint>
 
@@ -32,11 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   csv->set_classes(b1 & 15);
   csv->set_label_column(static_cast<int8_t>(b1) >> 4);
   spec.set_limit(b2 & 63);
+  if (b2 & 0x40) csv->set_missing("mean");
   static const int kShards[4][2] = {{0, 1}, {0, 2}, {1, 2}, {2, 3}};
   LoadOptions options;
   options.shard_index = kShards[b0 >> 6][0];
   options.shard_count = kShards[b0 >> 6][1];
   if (b0 >> 6) spec.set_shard_mode(DataSpec::LOCAL);
+  if (b2 & 0x80) options.holdout_fraction = 0.25;
   try {
     Dataset d = load_dataset(spec, "data", options);
     if (b2 & 0x80) (void)split_off_tail(d, 0.25);

@@ -128,10 +128,10 @@ TEST_F(DataCsv, WrongColumnCountNamesTheLine) {
 }
 
 TEST_F(DataCsv, BadNumbersNameLineAndColumn) {
-  expect_error("a,b,c\n1,2,0\n1,abc,0\n", "", "data.csv:3", "'abc' is not a number (column 2)");
+  expect_error("a,b,c\n1,2,0\n1,abc,0\n", "", "data.csv:3", "'abc' is not a number (column 2 'b')");
   expect_error("1,2,0\n1,2x,0\n", "", "data.csv:2", "'2x' is not a number (column 2)");
-  expect_error("1,2,0\n1,,0\n", "", "data.csv:2", "empty field in column 2");
-  expect_error("1,2,0\nnan,2,0\n", "", "data.csv:2", "NaN in column 1");
+  expect_error("1,2,0\n1,,0\n", "", "data.csv:2", "missing value (empty field) in column 2; set missing: \"mean\"");
+  expect_error("1,2,0\nnan,2,0\n", "", "data.csv:2", "missing value 'nan' in column 1");
   expect_error("1,2,0\n1,-inf,0\n", "", "data.csv:2", "Inf in column 2");
   expect_error("1,2,0\n1,1e999,0\n", "", "data.csv:2", "'1e999' is too large for a float (column 2)");
   // Underflow is not an error: it rounds towards zero as in numpy.
