@@ -32,11 +32,23 @@ std::vector<std::string> entry_names(const std::string& dir) {
 
 std::string run_file(const std::string& run_dir, const std::string& name) { return run_dir + "/" + name; }
 
+// The first folder of `path` that does not exist: the one that could not be
+// created, which the error should name (not the deepest one).
+static std::string first_missing_folder(const std::string& path) {
+  fs::path at;
+  for (const fs::path& part : fs::path(path)) {
+    at /= part;
+    std::error_code ec;
+    if (!fs::exists(at, ec)) return at.string();
+  }
+  return path;
+}
+
 void make_dirs(const std::string& path) {
   if (path.empty()) return;  // the current folder
   std::error_code ec;
   fs::create_directories(path, ec);
-  if (ec) throw_runtime_error(path, "cannot create folder: " + ec.message());
+  if (ec) throw_runtime_error(first_missing_folder(path), "cannot create folder: " + ec.message());
 }
 
 void write_text_file(const std::string& path, const std::string& text, bool append, bool sync) {

@@ -84,13 +84,19 @@ std::vector<float> random_floats(size_t n, uint64_t key) {
   return v;
 }
 
+// The path the others are compared with: baseline, or native in a
+// -DLOCKSTEP_NATIVE=ON build (its only path).
+const Table* base_table() {
+  const Table* base = kernels::table_for(Isa::kBaseline);
+  return base != nullptr ? base : kernels::table_for(Isa::kNative);
+}
+
 // Runs `fill` (which writes its outputs into the vector it is given) with
 // each path's table and compares the outputs with the baseline path's:
 // bit for bit when max_ulps is 0.
 void expect_paths_agree(const std::string& what, const std::function<std::vector<float>(const Table&)>& run,
                         int max_ulps = 0) {
-  const Table* base = kernels::table_for(Isa::kBaseline);
-  if (base == nullptr) base = kernels::table_for(Isa::kNative);
+  const Table* base = base_table();
   ASSERT_NE(base, nullptr);
   const std::vector<float> want = run(*base);
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
@@ -140,7 +146,7 @@ TEST(IsaKernels, ActivationsAgreeAcrossPaths) {
     }, eigen ? 4 : 0);
     // Backward from the baseline's forward output, so only backward differs.
     std::vector<float> y(z.size());
-    kernels::table_for(resolve_isa("baseline"))->activation_forward(f, z.data(), y.data(), kRows, kCols);
+    base_table()->activation_forward(f, z.data(), y.data(), kRows, kCols);
     expect_paths_agree(name + " backward", [&](const Table& t) {
       std::vector<float> dz(z.size());
       t.activation_backward(f, z.data(), y.data(), dy.data(), dz.data(), kRows, kCols);
