@@ -56,4 +56,16 @@ void build_from_config(const ConfigFile& file) {
   }
 }
 
+void check_and_build(const ConfigFile& file) {
+  try {
+    validate_config(file.config());
+  } catch (const Error& e) {
+    (void)file.locate(e.where());
+    return;
+  }
+  (void)config_hash(file.config());
+  (void)to_text(file.config());
+  build_from_config(file);
+}
+
 }  // namespace lockstep::fuzz

@@ -97,4 +97,8 @@ std::unique_ptr<Model> build_model(const ModelSpec& spec, uint64_t seed, int64_t
 // in the config file, as the trainer does when it reports one.
 void build_from_config(const ConfigFile& file);
 
+// What the trainer does with a loaded config: validate it (an error is
+// located in the file), hash and print it, then build_from_config.
+void check_and_build(const ConfigFile& file);
+
 }  // namespace lockstep::fuzz

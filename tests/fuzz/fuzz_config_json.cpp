@@ -13,16 +13,7 @@ using namespace lockstep;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = fuzz::TempDir::get().write("config.json", data, size);
   try {
-    ConfigFile file = ConfigFile::load(path);
-    try {
-      validate_config(file.config());
-    } catch (const Error& e) {
-      (void)file.locate(e.where());
-      return 0;
-    }
-    (void)config_hash(file.config());
-    (void)to_text(file.config());
-    fuzz::build_from_config(file);
+    fuzz::check_and_build(ConfigFile::load(path));
   } catch (const Error&) {
   }
   return 0;

@@ -26,14 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       file.apply_override(text.substr(start, end - start));
       start = end + 1;
     }
-    try {
-      validate_config(file.config());
-    } catch (const Error& e) {
-      (void)file.locate(e.where());
-      return 0;
-    }
-    (void)config_hash(file.config());
-    fuzz::build_from_config(file);
+    fuzz::check_and_build(file);
   } catch (const Error&) {
   }
   return 0;
