@@ -39,6 +39,11 @@ void BackgroundCheckpoint::submit(const std::string& path, CheckpointHeader head
   });
 }
 
+bool BackgroundCheckpoint::writing() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return worker_.joinable() && !finished_;
+}
+
 void BackgroundCheckpoint::wait() {
   if (worker_.joinable()) worker_.join();
   rethrow_failure();

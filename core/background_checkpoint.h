@@ -39,6 +39,8 @@ class BackgroundCheckpoint {
   // Rethrows the failure of a finished write, without blocking.
   void rethrow_failure();
   bool in_flight() const { return worker_.joinable(); }
+  // A write is in flight and not finished yet (the disk is still busy).
+  bool writing();
 
  private:
   void take_snapshot(const std::vector<TensorRef>& tensors);

@@ -35,11 +35,17 @@ std::string CheckpointWriter::write_periodic(bool background) {
   const std::string path = checkpoint_path(config_.run_dir(), training_.progress().global_step());
   CheckpointHeader header;
   std::vector<TensorRef> tensors;
+  // Decided after the collective part, on rank 0 alone: only it writes.
   if (!collect(header, tensors)) return path;
+  const bool in_background = background && config_.checkpoint().background();
+  if (in_background && config_.checkpoint().when_busy() == "skip" && background_.writing()) {
+    ++skipped_;
+    return "";
+  }
   const std::string run_dir = config_.run_dir();
   const int keep = config_.checkpoint().keep();
   auto prune = [run_dir, keep] { prune_checkpoints(run_dir, keep); };
-  if (background && config_.checkpoint().background()) {
+  if (in_background) {
     background_.submit(path, std::move(header), tensors, prune);
   } else {
     background_.wait();

@@ -6,6 +6,7 @@
 // `checkpoint { background: false }` says otherwise.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/background_checkpoint.h"
@@ -30,8 +31,12 @@ class CheckpointWriter {
   void write(const std::string& path);
   // RUN_DIR/checkpoints/ckpt-STEP.pb, then only the newest `keep` are kept.
   // With `background`, rank 0 hands the file to the background thread and
-  // returns at once. Returns the path.
+  // returns at once; with `checkpoint { when_busy: "skip" }` it writes
+  // nothing while the previous write is still in flight. Returns the path,
+  // or "" when skipped.
   std::string write_periodic(bool background);
+  // Rank 0: periodic checkpoints skipped so far (when_busy: "skip").
+  int64_t skipped() const { return skipped_; }
   // Rank 0: rethrows the failure of a finished background write (exit 1).
   void rethrow_background_failure() { background_.rethrow_failure(); }
   // Rank 0: waits for the background write in flight; rethrows its failure.
@@ -46,6 +51,7 @@ class CheckpointWriter {
   Communicator& world_;
   const CallbackList& callbacks_;
   BackgroundCheckpoint background_;
+  int64_t skipped_ = 0;
 
   // Collective; on rank 0 fills the header and the tensors to save.
   bool collect(CheckpointHeader& header, std::vector<TensorRef>& tensors);

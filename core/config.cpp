@@ -441,6 +441,8 @@ void validate_config(const TrainConfig& c) {
   need(k.every_steps() >= 0, "checkpoint.every_steps", "must be >= 0");
   need(k.every_minutes() >= 0, "checkpoint.every_minutes", "must be >= 0");
   need(k.keep() >= 0, "checkpoint.keep", "must be >= 0 (0 = keep all)");
+  need(k.when_busy() == "wait" || k.when_busy() == "skip", "checkpoint.when_busy",
+       "must be \"wait\" or \"skip\", got \"" + k.when_busy() + "\"");
   validate_callbacks(c);
 }
 

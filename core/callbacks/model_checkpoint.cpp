@@ -1,5 +1,7 @@
 #include "core/callbacks/model_checkpoint.h"
 
+#include <utility>
+
 #include "core/config.h"
 #include "core/run_dir.h"
 
@@ -25,7 +27,8 @@ void ModelCheckpoint::save_to(const std::string& folder) {
 }
 
 void ModelCheckpoint::save(bool background) {
-  last_path_ = writer_.write_periodic(background);
+  std::string path = writer_.write_periodic(background);
+  if (!path.empty()) last_path_ = std::move(path);
   last_save_ = std::chrono::steady_clock::now();
 }
 

@@ -235,6 +235,10 @@ int run_train(const Args& args, Runtime& runtime) {
   if (resumed) callbacks.restore_state(*resumed);
 
   const bool finished = training.fit(callbacks);
+  if (root && writer.skipped() > 0)
+    std::printf("checkpoint: %lld periodic checkpoints skipped: the previous one was still being written "
+                "(checkpoint.when_busy: \"skip\")\n",
+                static_cast<long long>(writer.skipped()));
   if (!finished) {
     if (root)
       std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <future>
 
 #include "core/error.h"
 #include "core/run_dir.h"
@@ -85,6 +86,30 @@ TEST(BackgroundCheckpoint, RethrowFailureDoesNotBlockOrThrowWhileWriting) {
   EXPECT_NO_THROW(writer.rethrow_failure());
   writer.wait();
   EXPECT_TRUE(file_exists(path));
+}
+
+// writing() is what when_busy: "skip" asks: true from submit until the
+// write (and its pruning step) has finished, false after, without a wait().
+TEST(BackgroundCheckpoint, WritingIsTrueUntilTheWriteHasFinished) {
+  const std::string dir = temp_dir();
+  std::vector<float> values(10, 1.0f);
+  BackgroundCheckpoint writer;
+  EXPECT_FALSE(writer.writing());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> done;
+  writer.submit(dir + "/ckpt-4.pb", CheckpointHeader(), refs_to(values), [released, &done] {
+    released.wait();  // a slow disk, held until the test says so
+    done.set_value();
+  });
+  EXPECT_TRUE(writer.writing());
+  release.set_value();
+  done.get_future().wait();
+  while (writer.writing()) std::this_thread::yield();  // the worker's last lines
+  EXPECT_TRUE(writer.in_flight());                     // finished, not joined yet
+  writer.wait();
+  EXPECT_FALSE(writer.writing());
+  EXPECT_TRUE(file_exists(dir + "/ckpt-4.pb"));
 }
 
 }  // namespace
