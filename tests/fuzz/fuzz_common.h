@@ -17,6 +17,8 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/data/dataset.h"
+#include "core/error.h"
 #include "core/model.h"
 #include "model.pb.h"
 
@@ -100,5 +102,30 @@ void build_from_config(const ConfigFile& file);
 // What the trainer does with a loaded config: validate it (an error is
 // located in the file), hash and print it, then build_from_config.
 void check_and_build(const ConfigFile& file);
+
+// The data targets' shared option bytes, applied to `spec`:
+//   b0: bits 2-3 sharding (GLOBAL, LOCAL part 0 of 2, 1 of 2, 2 of 3),
+//       bits 4-7 limit
+//   b1: bits 0-3 classes (set with `set_classes`), bit 4 scale 1/255,
+//       bit 5 shift -0.5
+// then load_dataset as the trainer calls it; lockstep::Error is the right
+// answer to a bad file.
+template <typename SetClasses>
+void load_with_options(DataSpec& spec, uint8_t b0, uint8_t b1, SetClasses set_classes) {
+  set_classes(b1 & 15);
+  if (b1 & 16) spec.set_scale(1.0f / 255);
+  if (b1 & 32) spec.set_shift(-0.5f);
+  spec.set_limit(b0 >> 4);
+  static const int kShards[4][2] = {{0, 1}, {0, 2}, {1, 2}, {2, 3}};
+  const int shards = (b0 >> 2) & 3;
+  LoadOptions options;
+  options.shard_index = kShards[shards][0];
+  options.shard_count = kShards[shards][1];
+  if (shards) spec.set_shard_mode(DataSpec::LOCAL);
+  try {
+    (void)load_dataset(spec, "data", options);
+  } catch (const Error&) {
+  }
+}
 
 }  // namespace lockstep::fuzz

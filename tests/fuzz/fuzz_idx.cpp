@@ -43,19 +43,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IdxData* idx = spec.mutable_idx();
   idx->set_images(write("images.idx", in.data, images_size, b0 & 1));
   idx->set_labels(write("labels.idx", in.data + images_size, in.size - images_size, b0 & 2));
-  idx->set_classes(b1 & 15);
-  if (b1 & 16) spec.set_scale(1.0f / 255);
-  if (b1 & 32) spec.set_shift(-0.5f);
-  spec.set_limit(b0 >> 4);
-  static const int kShards[4][2] = {{0, 1}, {0, 2}, {1, 2}, {2, 3}};
-  const int shards = (b0 >> 2) & 3;
-  LoadOptions options;
-  options.shard_index = kShards[shards][0];
-  options.shard_count = kShards[shards][1];
-  if (shards) spec.set_shard_mode(DataSpec::LOCAL);
-  try {
-    (void)load_dataset(spec, "data", options);
-  } catch (const Error&) {
-  }
+  fuzz::load_with_options(spec, b0, b1, [idx](int classes) { idx->set_classes(classes); });
   return 0;
 }

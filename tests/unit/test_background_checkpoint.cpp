@@ -12,21 +12,19 @@
 
 #include "core/error.h"
 #include "core/run_dir.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_background_XXXXXX";
-  return mkdtemp(pattern);
-}
+using test_files::temp_dir;
 
 std::vector<TensorRef> refs_to(const std::vector<float>& values) {
   return {{"dense_1/kernel", TensorRecord::PARAMETER, {static_cast<int64_t>(values.size())}, values.data()}};
 }
 
 TEST(BackgroundCheckpoint, WritesTheSnapshotTakenAtSubmit) {
-  const std::string path = temp_dir() + "/ckpt-1.pb";
+  const std::string path = temp_dir("background") + "/ckpt-1.pb";
   std::vector<float> values(100000, 1.5f);
   BackgroundCheckpoint writer;
   CheckpointHeader header;
@@ -44,7 +42,7 @@ TEST(BackgroundCheckpoint, WritesTheSnapshotTakenAtSubmit) {
 }
 
 TEST(BackgroundCheckpoint, TheNextSubmitWaitsForTheOneInFlight) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("background");
   std::vector<float> values(1000);
   BackgroundCheckpoint writer;
   for (int i = 0; i < 5; ++i) {
@@ -61,7 +59,7 @@ TEST(BackgroundCheckpoint, TheNextSubmitWaitsForTheOneInFlight) {
 // thread learns it at its next check, as a runtime error naming the file,
 // and the after-write step (pruning) does not run.
 TEST(BackgroundCheckpoint, AFailureIsRethrownOnTheTrainingThreadOnce) {
-  const std::string path = temp_dir() + "/gone/ckpt-2.pb";
+  const std::string path = temp_dir("background") + "/gone/ckpt-2.pb";
   std::vector<float> values(10, 1.0f);
   BackgroundCheckpoint writer;
   bool pruned = false;
@@ -78,7 +76,7 @@ TEST(BackgroundCheckpoint, AFailureIsRethrownOnTheTrainingThreadOnce) {
 }
 
 TEST(BackgroundCheckpoint, RethrowFailureDoesNotBlockOrThrowWhileWriting) {
-  const std::string path = temp_dir() + "/ckpt-3.pb";
+  const std::string path = temp_dir("background") + "/ckpt-3.pb";
   std::vector<float> values(1 << 20, 2.0f);
   BackgroundCheckpoint writer;
   EXPECT_NO_THROW(writer.rethrow_failure());  // nothing submitted yet
@@ -91,7 +89,7 @@ TEST(BackgroundCheckpoint, RethrowFailureDoesNotBlockOrThrowWhileWriting) {
 // writing() is what when_busy: "skip" asks: true from submit until the
 // write (and its pruning step) has finished, false after, without a wait().
 TEST(BackgroundCheckpoint, WritingIsTrueUntilTheWriteHasFinished) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("background");
   std::vector<float> values(10, 1.0f);
   BackgroundCheckpoint writer;
   EXPECT_FALSE(writer.writing());

@@ -17,25 +17,14 @@
 #include "core/model.h"
 #include "core/optim/optimizer.h"
 #include "train.pb.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_ckpt_XXXXXX";
-  return mkdtemp(pattern);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test_files::temp_dir;
+using test_files::read_bytes;
+using test_files::write_bytes;
 
 ModelSpec small_model(int hidden = 8) {
   keras::Sequential m({4});
@@ -88,7 +77,7 @@ void expect_input_error(const std::string& path, const std::string& fragment) {
 }
 
 TEST(Checkpoint, EveryTensorAndOptimizerSlotRoundTripsBitForBit) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained original(1);
   const std::string path = write_trained(dir, original);
   const CheckpointContents ckpt = read_checkpoint(path);
@@ -116,7 +105,7 @@ TEST(Checkpoint, EveryTensorAndOptimizerSlotRoundTripsBitForBit) {
 }
 
 TEST(Checkpoint, LargeTensorsAreSplitIntoRecordsAndReassembled) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   std::vector<float> big(static_cast<size_t>(5) << 20);  // 20 MiB: two records
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1000003) * 0.5f;
   CheckpointHeader header;
@@ -128,7 +117,7 @@ TEST(Checkpoint, LargeTensorsAreSplitIntoRecordsAndReassembled) {
 }
 
 TEST(Checkpoint, NoTemporaryFileIsLeftBehind) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained t(1);
   write_trained(dir, t);
   write_trained(dir, t);  // replacing an existing checkpoint
@@ -138,7 +127,7 @@ TEST(Checkpoint, NoTemporaryFileIsLeftBehind) {
 }
 
 TEST(Checkpoint, EveryTruncationIsAnError) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained t(1);
   const std::string bytes = read_bytes(write_trained(dir, t));
   const std::string cut = dir + "/cut.pb";
@@ -149,7 +138,7 @@ TEST(Checkpoint, EveryTruncationIsAnError) {
 }
 
 TEST(Checkpoint, EveryFlippedByteIsAnError) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained t(1);
   const std::string bytes = read_bytes(write_trained(dir, t));
   const std::string flipped = dir + "/flipped.pb";
@@ -162,7 +151,7 @@ TEST(Checkpoint, EveryFlippedByteIsAnError) {
 }
 
 TEST(Checkpoint, WrongMagicAndWrongVersionAreNamed) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained t(1);
   const std::string bytes = read_bytes(write_trained(dir, t));
   write_bytes(dir + "/magic.pb", "NOTCKPT!" + bytes.substr(8));
@@ -180,7 +169,7 @@ TEST(Checkpoint, WrongMagicAndWrongVersionAreNamed) {
 }
 
 TEST(Checkpoint, AnEnormousDeclaredTensorIsRejectedBeforeAllocating) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   CheckpointHeader header;
   header.set_format_version(kCheckpointFormatVersion);
   header.set_record_count(1);
@@ -207,7 +196,7 @@ TEST(Checkpoint, AnEnormousDeclaredTensorIsRejectedBeforeAllocating) {
 }
 
 TEST(Checkpoint, AModelThatDoesNotMatchListsEveryDifference) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("ckpt");
   Trained t(1);
   const CheckpointContents ckpt = read_checkpoint(write_trained(dir, t));
   Model other(small_model(/*hidden=*/16), 1);

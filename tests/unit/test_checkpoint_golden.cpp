@@ -16,23 +16,15 @@
 #include "core/model.h"
 #include "core/optim/optimizer.h"
 #include "train.pb.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
+using test_files::temp_dir;
+using test_files::read_bytes;
+
 const std::string kFixtures = LOCKSTEP_SOURCE_DIR "/tests/unit/fixtures/";
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_golden_XXXXXX";
-  return mkdtemp(pattern);
-}
 
 // Values from integer arithmetic only (exact in float), so every build and
 // ISA path writes the same bits.
@@ -88,7 +80,7 @@ struct FixedCheckpoint {
 
 TEST(CheckpointGolden, AFixedModelsCheckpointIsByteIdenticalToTheCommittedOne) {
   FixedCheckpoint fixed;
-  const std::string path = temp_dir() + "/fixed.pb";
+  const std::string path = temp_dir("golden") + "/fixed.pb";
   write_checkpoint(path, fixed.header, collect_tensors(*fixed.model, fixed.optimizer.get()));
   const std::string golden = read_bytes(kFixtures + "checkpoint_golden.pb");
   ASSERT_FALSE(golden.empty()) << "missing fixtures/checkpoint_golden.pb";
@@ -104,7 +96,7 @@ TEST(CheckpointGolden, ATensorOfTwoRecordsIsWrittenAsBefore) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = fixed_value(i, 11);
   CheckpointHeader header;
   header.set_optimizer_kind("sgd");
-  const std::string path = temp_dir() + "/big.pb";
+  const std::string path = temp_dir("golden") + "/big.pb";
   write_checkpoint(path, header, {{"big", TensorRecord::PARAMETER, {static_cast<int64_t>(big.size())}, big.data()},
                                   {"after", TensorRecord::STATE, {2}, big.data() + 7}});
   const std::string bytes = read_bytes(path);

@@ -18,21 +18,13 @@
 #include "core/keras.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_integrity_XXXXXX";
-  return mkdtemp(pattern);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test_files::temp_dir;
+using test_files::read_bytes;
 
 // A checkpoint as `trainer train` writes one mid-run: full config, two
 // finished epochs, callback state, Adam's slots and a callback's tensor.
@@ -143,7 +135,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(CheckpointIntegrity, EverySingleBitFlipOfACheckpointIsDetected) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("integrity");
   TrainedRun run;
   const std::string bytes = read_bytes(run.write(dir + "/ckpt.pb"));
   EXPECT_GT(bytes.size(), 20000u);  // a few hundred thousand cases
@@ -169,7 +161,7 @@ TEST(CheckpointIntegrity, EverySingleBitFlipOfTheEarlierLockstepsCheckpointIsDet
 }
 
 TEST(CheckpointIntegrity, ADuplicatedTensorRecordIsNamed) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("integrity");
   TrainedRun run;
   std::vector<TensorRef> tensors = run.tensors();
   tensors.push_back(tensors[1]);  // dense_1/bias again, checksums and all valid
@@ -182,7 +174,7 @@ TEST(CheckpointIntegrity, ADuplicatedTensorRecordIsNamed) {
 }
 
 TEST(CheckpointIntegrity, AMissingTensorRecordIsNamed) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("integrity");
   TrainedRun run;
   std::vector<TensorRef> tensors = run.tensors();
   tensors.erase(tensors.begin() + 2);  // batch_normalization_1/gamma
@@ -200,7 +192,7 @@ TEST(CheckpointIntegrity, AMissingTensorRecordIsNamed) {
 }
 
 TEST(CheckpointIntegrity, ProgressOutOfRangeIsNamed) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("integrity");
   TrainedRun run;
   struct Case {
     std::function<void(CheckpointHeader&)> damage;
@@ -230,7 +222,7 @@ TEST(CheckpointIntegrity, ProgressOutOfRangeIsNamed) {
 }
 
 TEST(CheckpointIntegrity, NotARegularFileIsRefusedBeforeReading) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("integrity");
   EXPECT_NE(error_of([&] { read_checkpoint(dir); }).find("is a directory"), std::string::npos);
   const std::string fifo = dir + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);

@@ -12,31 +12,10 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
-
-class TempFolder {
- public:
-  TempFolder() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/lockstep_config_XXXXXX";
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 // Line numbers matter: locate() is tested against them.
 const char* kConfig =
@@ -61,7 +40,7 @@ const char* kConfig =
 class ConfigFileTest : public ::testing::Test {
  protected:
   ConfigFile load_good() { return ConfigFile::load(good_); }
-  TempFolder dir_;
+  test_files::TempDir dir_{"config"};
   std::string good_ = dir_.write("run.pbtxt", kConfig);
 };
 

@@ -15,21 +15,13 @@
 #include "core/error.h"
 #include "core/output_file.h"
 #include "core/run_dir.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_output_XXXXXX";
-  return mkdtemp(pattern);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test_files::temp_dir;
+using test_files::read_bytes;
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -44,7 +36,7 @@ std::string error_of(const std::function<void()>& f) {
 // kernel reports as EFBIG) names the checkpoint and the OS's reason, exits
 // 1, and leaves the previous checkpoint and no temporary file.
 TEST(CheckpointWrite, AFailedWriteKeepsThePreviousCheckpoint) {
-  const std::string dir = temp_dir(), path = dir + "/ckpt.pb";
+  const std::string dir = temp_dir("output"), path = dir + "/ckpt.pb";
   const std::vector<float> values(4096, 0.5f);  // 16 kB: over the limit below
   const std::vector<TensorRef> tensors = {{"dense_1/kernel", TensorRecord::PARAMETER, {64, 64}, values.data()}};
   write_checkpoint(path, CheckpointHeader(), tensors);
@@ -83,7 +75,7 @@ TEST(OutputFile, AFullDeviceIsAnErrorNamingTheFileAndTheReason) {
 // link to /dev/full (in a temporary folder, so a mistake here could only
 // replace the link) is written to, fails, and stays a link.
 TEST(OutputFile, ReplaceFileRenamesRegularFilesAndWritesIntoDevices) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("output");
   replace_file(dir + "/report.html", "<html>1</html>");
   replace_file(dir + "/report.html", "<html>2</html>");
   EXPECT_EQ(read_bytes(dir + "/report.html"), "<html>2</html>");

@@ -10,21 +10,19 @@
 
 #include "core/error.h"
 #include "core/run_dir.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
-namespace fs = std::filesystem;
+using test_files::temp_dir;
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_rundir_XXXXXX";
-  return mkdtemp(pattern);
-}
+namespace fs = std::filesystem;
 
 void touch(const std::string& path) { std::ofstream(path) << "x"; }
 
 TEST(RunDir, MakeDirsCreatesEveryMissingFolderAndAcceptsExistingOnes) {
-  const std::string dir = temp_dir() + "/a/b/c";
+  const std::string dir = temp_dir("run_dir") + "/a/b/c";
   make_dirs(dir);
   EXPECT_TRUE(fs::is_directory(dir));
   make_dirs(dir);  // already there
@@ -33,7 +31,7 @@ TEST(RunDir, MakeDirsCreatesEveryMissingFolderAndAcceptsExistingOnes) {
 }
 
 TEST(RunDir, MakeDirsThroughAFileIsARuntimeErrorNamingTheFolder) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("run_dir");
   touch(dir + "/file");
   try {
     make_dirs(dir + "/file/sub");
@@ -46,7 +44,7 @@ TEST(RunDir, MakeDirsThroughAFileIsARuntimeErrorNamingTheFolder) {
 }
 
 TEST(RunDir, CheckpointsAreListedNewestFirstWithoutTemporariesOrOtherFiles) {
-  const std::string run = temp_dir();
+  const std::string run = temp_dir("run_dir");
   make_dirs(checkpoint_dir(run));
   for (int64_t step : {20, 100, 3}) touch(checkpoint_path(run, step));
   for (const char* other : {"ckpt-00000200.pb.tmp.123", "ckpt-x.pb", "notes.txt", "ckpt-.pb"})
@@ -57,7 +55,7 @@ TEST(RunDir, CheckpointsAreListedNewestFirstWithoutTemporariesOrOtherFiles) {
 }
 
 TEST(RunDir, PruningKeepsTheNewestAndStaleTemporariesGoAlone) {
-  const std::string run = temp_dir();
+  const std::string run = temp_dir("run_dir");
   make_dirs(checkpoint_dir(run));
   for (int64_t step = 1; step <= 5; ++step) touch(checkpoint_path(run, step));
   touch(checkpoint_dir(run) + "/ckpt-00000006.pb.tmp.99");
@@ -72,7 +70,7 @@ TEST(RunDir, PruningKeepsTheNewestAndStaleTemporariesGoAlone) {
 }
 
 TEST(RunDir, RemovingARunsFilesLeavesOtherFiles) {
-  const std::string run = temp_dir();
+  const std::string run = temp_dir("run_dir");
   make_dirs(checkpoint_dir(run));
   make_dirs(run + "/final");
   touch(checkpoint_path(run, 7));

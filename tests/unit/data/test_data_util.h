@@ -16,42 +16,25 @@
 #include "core/data/dataset.h"
 #include "core/error.h"
 #include "train.pb.h"
+#include "../temp_files.h"
 
 namespace lockstep::datatest {
 
-// A fresh folder for the test's files, removed at the end.
-class TempDir {
+// A fresh folder for the test's files, removed at the end; files can be
+// written gzip-compressed.
+class TempDir : public test_files::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/lockstep_data_XXXXXX";
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string path(const std::string& name) const { return path_ + "/" + name; }
+  TempDir() : test_files::TempDir("data") {}
 
   // Writes `bytes` to NAME (gzip-compressed if gz) and returns its path.
   std::string write(const std::string& name, const std::string& bytes, bool gz = false) const {
+    if (!gz) return test_files::TempDir::write(name, bytes);
     const std::string p = path(name);
-    if (gz) {
-      gzFile f = gzopen(p.c_str(), "wb");
-      gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-      gzclose(f);
-    } else {
-      std::ofstream(p, std::ios::binary) << bytes;
-    }
+    gzFile f = gzopen(p.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
     return p;
   }
-
- private:
-  std::string path_;
 };
 
 inline DataSpec parse_spec(const std::string& text) {
