@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""An alpha-beta cost model of lockstep's data-parallel training step.
+
+    scaling_model.py fit RAW_DIR > params.json   # from bench/measure_scaling.sh's raw lines
+    scaling_model.py check [params.json]         # prediction vs measurement, markdown
+    scaling_model.py predict [params.json] [--gbps 10,25,100] [--threshold 0.7] [--bucket-mb 4]
+                                                 [--global-batch G] [--models a,b]
+
+Without a file, the defaults below (measured on the development VM) are used.
+
+What it models is the algorithm in main, read from the code:
+  * compute: forward + backward of a rank's batch on 1 thread (bench_train's
+    step minus its optimizer pass); backward's time is spread over the layers
+    in proportion to their backward FLOPs, which says when each gradient is
+    ready.
+  * buckets (distributed/bucketed_allreduce.cpp): the gradient arena is cut
+    into buckets of bucket_mb from its END; a bucket starts when every
+    gradient in it is ready, buckets run one after the other (FIFO), and the
+    step waits in finish() for what is left after backward: the "tail".
+  * one bucket's reduction (distributed/shm_allreduce.cpp, node_chain.cpp):
+    inside a node every rank sums its 1/r slice straight from the others'
+    shared arenas (memory traffic ~2 bytes per gradient byte per rank, the
+    node's memory bandwidth shared by its r ranks); across N nodes local rank
+    k chains slice k through the nodes in order, the last node scatters the
+    sums, and an all-gather returns them: per node link ~(2 - 1/N) x the
+    bucket (a ring would be 2(N-1)/N), and N - 1 hops of one 1 MiB piece to
+    fill the pipeline plus a scatter and an all-gather latency:
+        t_inter = (N + 1) alpha + ((N - 1) min(P, g) + (2 - 1/N) g) beta
+    The intra- and inter-node stages are pipelined piece by piece, so a
+    bucket takes the larger of the two bandwidth terms plus the latencies.
+  * the optimizer is sharded over every rank of the world (each updates its
+    sub-slice inside the reduction pipeline): optimizer time / p, per bucket.
+  * synchronized BatchNorm: 2 small collectives per BN layer per step, on the
+    critical path: a few microseconds through shared memory on one node;
+    across nodes an MPI all-gather (ceil(log2 p) latencies).
+  * weak scaling: the per-rank batch is fixed (global batch = p x that), so
+    compute per rank does not change with p. --global-batch G instead
+    fixes the global batch (per-rank G/p, compute scaled linearly).
+  * oversubscription (the check only): with more ranks than cores on the
+    machine, compute and optimizer are stretched by ranks / cores.
+Not modelled: rank skew and stragglers, network contention beyond one link
+per node, the switch, the trainer's per-step flag collective, data loading.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+
+MiB = 1 << 20
+PIECE_BYTES = 1 * MiB  # ShmAllreduce::kDefaultSlotFloats floats
+
+# Measured on the development VM (2 vCPUs, KVM, Intel Xeon family 6 model 167
+# per bench/README; lscpu in the session line), 2026-12-02, by
+# `bench/measure_scaling.sh` (RATE=10gbit, per-rank batch 128); node_mem_gbps
+# and wire_efficiency are assumptions, not measurements. Replaced by `fit`.
+DEFAULTS = {
+    "session": {"date": "not yet measured", "cores": 2, "rate": "10gbit", "per_rank_batch": 128},
+    "models": {
+        "fashion_mlp": {"step_ms": 1.10, "optimizer_ms": 0.05},
+        "mlp1024": {"step_ms": 10.0, "optimizer_ms": 1.1},
+        "fashion_cnn": {"step_ms": 60.0, "optimizer_ms": 0.3},
+    },
+    "intra": {"alpha_ms": 0.02, "beta_ms_per_mib": 0.17},
+    "inter": {"alpha_ms": 0.2, "beta_ms_per_mib": 8.0},
+    "bn_shm_ms": 0.005,
+    "node_mem_gbps": 200.0,   # assumed: a 2-socket node's streaming bandwidth
+    "wire_efficiency": 0.9,   # assumed: TCP payload / line rate on a real NIC
+    "bucket_mb": 4.0,
+    "measured_steps": [],
+}
+
+
+# ---- the three models' layers ------------------------------------------------
+
+def dense(i, o, bias=False, first=False):
+    return {"params": i * o + (o if bias else 0), "fwd": 2 * i * o, "bwd": 2 * i * o * (1 if first else 2)}
+
+
+def conv(h, w, cin, cout, k=3, first=False):  # "same" padding, stride 1
+    f = 2 * h * w * k * k * cin * cout
+    return {"params": k * k * cin * cout, "fwd": f, "bwd": f * (1 if first else 2)}
+
+
+def bn(c):  # gamma and beta; its passes are not products: no FLOPs counted
+    return {"params": 2 * c, "fwd": 0, "bwd": 0, "bn": True}
+
+
+LAYERS = {
+    "fashion_mlp": [dense(784, 256, first=True), bn(256), dense(256, 128), bn(128), dense(128, 10, True)],
+    "mlp1024": [dense(784, 1024, first=True), bn(1024), dense(1024, 1024), bn(1024), dense(1024, 10, True)],
+    "fashion_cnn": [conv(28, 28, 1, 32, first=True), bn(32), conv(14, 14, 32, 64), bn(64),
+                    dense(3136, 128), bn(128), dense(128, 10, True)],
+}
+
+
+def gradient_floats(model):
+    return sum(layer["params"] for layer in LAYERS[model])
+
+
+def ready_times(model, t_bwd):
+    """(arena offset, time after backward starts when it is ready) per layer, in arena order."""
+    layers = LAYERS[model]
+    total = sum(layer["bwd"] for layer in layers) or 1
+    t, ready = 0.0, [0.0] * len(layers)
+    for j in reversed(range(len(layers))):
+        t += t_bwd * layers[j]["bwd"] / total
+        ready[j] = t
+    offsets, o = [], 0
+    for layer in layers:
+        offsets.append(o)
+        o += layer["params"]
+    return list(zip(offsets, ready))
+
+
+def buckets(model, t_bwd, bucket_mb):
+    """[(bytes, ready time)] in the order they start: from the arena's end."""
+    n = gradient_floats(model)
+    per = max(1, int(bucket_mb * MiB / 4))
+    layers = ready_times(model, t_bwd)
+    out, end = [], n
+    while end > 0:
+        begin = max(0, end - per)
+        ready = max(r for (o, r), nxt in zip(layers, [x[0] for x in layers[1:]] + [n])
+                    if o < end and nxt > begin)
+        out.append((4 * (end - begin), ready))
+        end = begin
+    return out
+
+
+# ---- one step ------------------------------------------------------------------
+
+def bucket_ms(p, nodes, ranks, g, beta_net, opt_ms_share):
+    """Time of one bucket of g bytes: intra and inter pipelined, plus latencies."""
+    intra, inter = p["intra"], p["inter"]
+    mib = g / MiB
+    lat, bw = 0.0, 0.0
+    if ranks > 1:
+        per_rank = intra["beta_ms_per_mib"] * mib
+        node_bound = 2.0 * ranks * g / (p["node_mem_gbps"] * 1e9) * 1e3
+        lat += intra["alpha_ms"]
+        bw = max(per_rank, node_bound)
+    if nodes > 1:
+        lat += (nodes + 1) * inter["alpha_ms"] + (nodes - 1) * min(PIECE_BYTES, g) / MiB * beta_net
+        bw = max(bw, (2.0 - 1.0 / nodes) * mib * beta_net)
+    return lat + bw + opt_ms_share
+
+
+def step_ms(p, model, nodes, ranks, beta_net=None, bucket_mb=None, batch_scale=1.0, stretch=1.0, overlap=True):
+    """Predicted time of one training step (ms) at `nodes` x `ranks` per node."""
+    m = p["models"][model]
+    world = nodes * ranks
+    beta_net = p["inter"]["beta_ms_per_mib"] if beta_net is None else beta_net
+    bucket_mb = p["bucket_mb"] if bucket_mb is None else bucket_mb
+    compute = (m["step_ms"] - m["optimizer_ms"]) * batch_scale * stretch
+    opt = m["optimizer_ms"] * stretch
+    if world == 1:
+        return compute + opt
+    flops = LAYERS[model]
+    bwd_share = sum(x["bwd"] for x in flops) / sum(x["fwd"] + x["bwd"] for x in flops)
+    t_bwd = compute * bwd_share
+    total = 4 * gradient_floats(model)
+    free = 0.0
+    for g, ready in buckets(model, t_bwd, bucket_mb):
+        start = max(ready if overlap else t_bwd, free)
+        free = start + bucket_ms(p, nodes, ranks, g, beta_net, opt * g / total / world)
+    tail = max(0.0, free - t_bwd)
+    n_bn = sum(1 for x in flops if x.get("bn"))
+    if nodes > 1:
+        bn_ms = 2 * n_bn * p["inter"]["alpha_ms"] * math.ceil(math.log2(world))
+    else:
+        bn_ms = 2 * n_bn * p["bn_shm_ms"]
+    return compute + tail + bn_ms * stretch
+
+
+def efficiency(p, model, nodes, ranks, global_batch=None, **kw):
+    """Weak scaling (global_batch None): one rank's step time over the step
+    time at nodes x ranks, the per-rank batch fixed. Strong scaling: the
+    global batch on one rank over p x the step time of its 1/p share."""
+    world = nodes * ranks
+    if global_batch is None:
+        return step_ms(p, model, 1, 1) / step_ms(p, model, nodes, ranks, **kw)
+    b = p["session"]["per_rank_batch"]
+    one = step_ms(p, model, 1, 1, batch_scale=global_batch / b)
+    return one / (world * step_ms(p, model, nodes, ranks, batch_scale=global_batch / world / b, **kw))
+
+
+def link_beta(p, gbps):
+    """ms per MiB through a link of `gbps` Gb/s at the assumed wire efficiency."""
+    return MiB * 8 / (gbps * 1e9 * p["wire_efficiency"]) * 1e3
+
+
+# ---- fit: raw lines of bench/measure_scaling.sh -> parameters ------------------
+
+def read_lines(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.startswith("{")]
+
+
+def fit_line(xs, ys):
+    """Least-squares y = a + b x (a two-column design, see fit_ab)."""
+    return fit_ab([1.0] * len(xs), xs, ys)
+
+
+def fit_ab(us, vs, ys):
+    """Least squares y = a u + b v; a and b kept >= 0."""
+    suu = sum(u * u for u in us)
+    svv = sum(v * v for v in vs)
+    suv = sum(u * v for u, v in zip(us, vs))
+    suy = sum(u * y for u, y in zip(us, ys))
+    svy = sum(v * y for v, y in zip(vs, ys))
+    det = suu * svv - suv * suv
+    a = (suy * svv - svy * suv) / det
+    b = (svy * suu - suy * suv) / det
+    if a < 0:  # latency lost in the noise: all of it per byte
+        a, b = 0.0, svy / svv
+    return a, b
+
+
+def layout_hosts(layout):
+    return [int(x) for x in layout.split("+")]
+
+
+def fit(raw_dir):
+    p = json.loads(json.dumps(DEFAULTS))
+    p["session"] = read_lines(os.path.join(raw_dir, "session.json"))[0]
+    for r in read_lines(os.path.join(raw_dir, "compute.jsonl")):
+        p["models"][r["model"]] = {"step_ms": r["ms_per_step"], "optimizer_ms": r["optimizer_ms"],
+                                   "params": r["params"]}
+    intra = read_lines(os.path.join(raw_dir, "intra.jsonl"))
+    a, b = fit_line([r["mb"] for r in intra], [r["lockstep_ms"] for r in intra])
+    p["intra"] = {"alpha_ms": a, "beta_ms_per_mib": b,
+                  "from": {str(r["mb"]): r["lockstep_ms"] for r in intra}}
+    inter = read_lines(os.path.join(raw_dir, "inter.jsonl"))
+    nodes = len(layout_hosts(inter[0]["layout"]))
+    a, b = fit_ab([nodes + 1.0] * len(inter),
+                  [(nodes - 1) * min(1.0, r["mb"]) + (2 - 1 / nodes) * r["mb"] for r in inter],
+                  [r["lockstep_ms"] for r in inter])
+    p["inter"] = {"alpha_ms": a, "beta_ms_per_mib": b, "rate": inter[0]["rate"],
+                  "from": {str(r["mb"]): r["lockstep_ms"] for r in inter}}
+    p["measured_steps"] = measured_steps(read_lines(os.path.join(raw_dir, "steps.jsonl")))
+    return p
+
+
+def measured_steps(rows):
+    out = {}
+    for r in rows:
+        out.setdefault((r["model"], r["layout"]), []).append(r["ms_per_step"])
+    return [{"model": m, "layout": l, "ms": statistics.median(v), "runs": v} for (m, l), v in out.items()]
+
+
+# ---- check and predict -----------------------------------------------------------
+
+def check(p):
+    cores = p["session"]["cores"]
+    print(f"prediction vs measurement ({p['session']['date']}, {cores} cores, links {p['session']['rate']}, "
+          f"per-rank batch {p['session']['per_rank_batch']}; medians of the measured rounds)\n")
+    print("| model | layout (ranks per host) | ranks | measured ms | predicted ms | predicted / measured |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in sorted(p["measured_steps"], key=lambda r: (r["model"], len(r["layout"]), r["layout"])):
+        hosts = layout_hosts(r["layout"])
+        world = sum(hosts)
+        stretch = max(1.0, world / cores)
+        pred = step_ms(p, r["model"], len(hosts), max(hosts), stretch=stretch)
+        note = f" (oversubscribed: x{stretch:g})" if stretch > 1 else ""
+        print(f"| {r['model']} | {r['layout']}{note} | {world} | {r['ms']:.2f} | {pred:.2f} | {pred / r['ms']:.2f} |")
+
+
+def powers(limit):
+    return [1 << k for k in range(int(math.log2(limit)) + 1)]
+
+
+def predict(p, models, gbps_list, threshold, global_batch, max_nodes=256, max_ranks=64):
+    b = p["session"]["per_rank_batch"]
+    scaling = f"global batch {global_batch}" if global_batch else f"{b} samples per rank (global batch {b} x ranks)"
+    for model in models:
+        for gbps in gbps_list:
+            beta = link_beta(p, gbps)
+            print(f"\n{model}, {gbps} Gb/s, {scaling}: efficiency (step time at 1 x 1 / step time)\n")
+            print("| nodes \\ ranks per node | " + " | ".join(str(r) for r in powers(max_ranks)) + " |")
+            print("|---:|" + "---:|" * len(powers(max_ranks)))
+            for n in powers(max_nodes):
+                cells = [efficiency(p, model, n, r, global_batch, beta_net=beta) for r in powers(max_ranks)]
+                print(f"| {n} | " + " | ".join(f"{e:.2f}" for e in cells) + " |")
+    print(f"\nlargest job with efficiency >= {threshold} ({scaling}):\n")
+    print("| model | network | nodes x ranks per node | ranks | efficiency | global batch | step ms |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for model in models:
+        for gbps in gbps_list:
+            beta = link_beta(p, gbps)
+            best = max(((n * r, -n, n, r) for n in powers(max_nodes) for r in powers(max_ranks)
+                        if efficiency(p, model, n, r, global_batch, beta_net=beta) >= threshold), default=None)
+            if best is None:
+                print(f"| {model} | {gbps} Gb/s | none | - | - | - | - |")
+                continue
+            _, _, n, r = best
+            e = efficiency(p, model, n, r, global_batch, beta_net=beta)
+            scale = global_batch / (n * r) / b if global_batch else 1.0
+            t = step_ms(p, model, n, r, beta_net=beta, batch_scale=scale)
+            gb = global_batch or b * n * r
+            print(f"| {model} | {gbps} Gb/s | {n} x {r} | {n * r} | {e:.2f} | {gb} | {t:.2f} |")
+
+
+def load(path):
+    if path is None:
+        return DEFAULTS
+    with open(path) as f:
+        return json.load(f)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=["fit", "check", "predict"])
+    ap.add_argument("path", nargs="?")
+    ap.add_argument("--gbps", default="10,25,100")
+    ap.add_argument("--threshold", type=float, default=0.7)
+    ap.add_argument("--bucket-mb", type=float)
+    ap.add_argument("--global-batch", type=int)
+    ap.add_argument("--models", default="fashion_mlp,mlp1024,fashion_cnn")
+    a = ap.parse_args(argv)
+    if a.command == "fit":
+        if a.path is None:
+            ap.error("fit needs the raw folder of bench/measure_scaling.sh")
+        json.dump(fit(a.path), sys.stdout, indent=1)
+        print()
+        return 0
+    p = load(a.path)
+    if a.bucket_mb:
+        p["bucket_mb"] = a.bucket_mb
+    if a.command == "check":
+        check(p)
+    else:
+        predict(p, a.models.split(","), [float(x) for x in a.gbps.split(",")], a.threshold, a.global_batch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
