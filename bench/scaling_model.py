@@ -205,12 +205,15 @@ def fit_line(xs, ys):
 
 
 def fit_ab(us, vs, ys):
-    """Least squares y = a u + b v; a and b kept >= 0."""
-    suu = sum(u * u for u in us)
-    svv = sum(v * v for v in vs)
-    suv = sum(u * v for u, v in zip(us, vs))
-    suy = sum(u * y for u, y in zip(us, ys))
-    svy = sum(v * y for v, y in zip(vs, ys))
+    """Least squares of the relative error of y = a u + b v (each point
+    weighted 1/y^2, so a small message pins the latency and a large one the
+    bandwidth); a and b kept >= 0."""
+    w = [1.0 / (y * y) for y in ys]
+    suu = sum(k * u * u for k, u in zip(w, us))
+    svv = sum(k * v * v for k, v in zip(w, vs))
+    suv = sum(k * u * v for k, u, v in zip(w, us, vs))
+    suy = sum(k * u * y for k, u, y in zip(w, us, ys))
+    svy = sum(k * v * y for k, v, y in zip(w, vs, ys))
     det = suu * svv - suv * suv
     a = (suy * svv - svy * suv) / det
     b = (svy * suu - suy * suv) / det
@@ -234,38 +237,83 @@ def fit(raw_dir):
     p["intra"] = {"alpha_ms": a, "beta_ms_per_mib": b,
                   "from": {str(r["mb"]): r["lockstep_ms"] for r in intra}}
     inter = read_lines(os.path.join(raw_dir, "inter.jsonl"))
-    nodes = len(layout_hosts(inter[0]["layout"]))
-    a, b = fit_ab([nodes + 1.0] * len(inter),
-                  [(nodes - 1) * min(1.0, r["mb"]) + (2 - 1 / nodes) * r["mb"] for r in inter],
-                  [r["lockstep_ms"] for r in inter])
-    p["inter"] = {"alpha_ms": a, "beta_ms_per_mib": b, "rate": inter[0]["rate"],
-                  "from": {str(r["mb"]): r["lockstep_ms"] for r in inter}}
+    by_rate = {}
+    for r in inter:
+        by_rate.setdefault(r["rate"], []).append(r)
+    p["inter_by_rate"] = {rate: fit_chain(rows) for rate, rows in by_rate.items()}
+    p["inter"] = p["inter_by_rate"][p["session"]["rate"]]
+    slow = [(rate_gbps(k), v) for k, v in p["inter_by_rate"].items() if rate_gbps(k) < 5]
+    if slow:  # a link slow enough to be the limit: how much of it TCP gets
+        gbps, f = min(slow)
+        p["wire_efficiency"] = link_beta({"wire_efficiency": 1.0}, gbps) / f["beta_ms_per_mib"]
+        p["wire_efficiency_from"] = f"{gbps:g} Gb/s tbf link, measured"
     p["measured_steps"] = measured_steps(read_lines(os.path.join(raw_dir, "steps.jsonl")))
     return p
+
+
+def rate_gbps(rate):
+    """'10gbit' -> 10.0, '500mbit' -> 0.5"""
+    bits = rate[:-3]
+    return float(bits[:-1]) * (1.0 if bits[-1] == "g" else 1e-3)
+
+
+def fit_chain(rows):
+    """alpha, beta of the node chain from bench_allreduce over hosts x 1 rank:
+    the model solved at the smallest and the largest size (the latency is
+    then the small message's, the bandwidth the large one's); sizes in
+    between are kept in "from" as a check."""
+    nodes = len(layout_hosts(rows[0]["layout"]))
+    ends = [min(rows, key=lambda r: r["mb"]), max(rows, key=lambda r: r["mb"])]
+    a, b = fit_ab([nodes + 1.0] * 2,
+                  [(nodes - 1) * min(1.0, r["mb"]) + (2 - 1 / nodes) * r["mb"] for r in ends],
+                  [r["lockstep_ms"] for r in ends])
+    return {"alpha_ms": a, "beta_ms_per_mib": b, "gbps": MiB * 8 / b / 1e6 if b else None,
+            "from": {str(r["mb"]): r["lockstep_ms"] for r in rows}}
 
 
 def measured_steps(rows):
     out = {}
     for r in rows:
-        out.setdefault((r["model"], r["layout"]), []).append(r["ms_per_step"])
-    return [{"model": m, "layout": l, "ms": statistics.median(v), "runs": v} for (m, l), v in out.items()]
+        out.setdefault((r["model"], r["layout"]), []).append((r["ms_per_step"], r.get("min_cpu_share", 1.0)))
+    return [{"model": m, "layout": l, "ms": statistics.median(x for x, _ in v),
+             "cpu_share": statistics.median(c for _, c in v), "runs": [x for x, _ in v]}
+            for (m, l), v in out.items()]
 
 
 # ---- check and predict -----------------------------------------------------------
 
 def check(p):
+    """Prediction vs measurement for every measured layout. Two predictions:
+    'cores' stretches compute by ranks / cores when the machine has fewer
+    cores than ranks; 'CPU share' instead by the one-rank layout's CPU
+    share over this layout's (the share of wall time each rank was on a
+    core, as bench_distributed measured it: it also counts other jobs).
+    Compute is taken from the one-rank layout of the same rounds (bench_train
+    ran minutes earlier, and on a shared machine the load moves more than
+    the communication this checks); bench_train's figure is the '1 x 1 from
+    bench_train' line."""
     cores = p["session"]["cores"]
-    print(f"prediction vs measurement ({p['session']['date']}, {cores} cores, links {p['session']['rate']}, "
-          f"per-rank batch {p['session']['per_rank_batch']}; medians of the measured rounds)\n")
-    print("| model | layout (ranks per host) | ranks | measured ms | predicted ms | predicted / measured |")
-    print("|---|---|---:|---:|---:|---:|")
-    for r in sorted(p["measured_steps"], key=lambda r: (r["model"], len(r["layout"]), r["layout"])):
+    print(f"prediction vs measurement ({p['session']['date']}, {cores} cores, load {p['session'].get('load', '?')}, "
+          f"links {p['session']['rate']}, per-rank batch {p['session']['per_rank_batch']}; medians of the rounds)\n")
+    print("| model | layout | ranks | measured ms | CPU share | predicted ms (cores) | ratio | "
+          "predicted ms (CPU share) | ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    steps = p["measured_steps"]
+    solo = {r["model"]: r["cpu_share"] for r in steps if r["layout"] == "1"}
+    scale = {r["model"]: r["ms"] / step_ms(p, r["model"], 1, 1) for r in steps if r["layout"] == "1"}
+    for m, k in scale.items():
+        print(f"{m}: 1 x 1 from bench_train {step_ms(p, m, 1, 1):.2f} ms, in the rounds {k * step_ms(p, m, 1, 1):.2f} ms")
+    print()
+    for r in sorted(steps, key=lambda r: (r["model"], len(r["layout"]), r["layout"])):
         hosts = layout_hosts(r["layout"])
         world = sum(hosts)
-        stretch = max(1.0, world / cores)
-        pred = step_ms(p, r["model"], len(hosts), max(hosts), stretch=stretch)
-        note = f" (oversubscribed: x{stretch:g})" if stretch > 1 else ""
-        print(f"| {r['model']} | {r['layout']}{note} | {world} | {r['ms']:.2f} | {pred:.2f} | {pred / r['ms']:.2f} |")
+        by_cores = max(1.0, world / cores)
+        by_share = max(1.0, solo.get(r["model"], r["cpu_share"]) / r["cpu_share"])
+        k = scale.get(r["model"], 1.0)
+        a = step_ms(p, r["model"], len(hosts), max(hosts), stretch=by_cores, batch_scale=k)
+        b = step_ms(p, r["model"], len(hosts), max(hosts), stretch=by_share, batch_scale=k)
+        print(f"| {r['model']} | {r['layout']} | {world} | {r['ms']:.2f} | {r['cpu_share']:.2f} | "
+              f"{a:.2f} | {a / r['ms']:.2f} | {b:.2f} | {b / r['ms']:.2f} |")
 
 
 def powers(limit):
