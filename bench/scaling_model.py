@@ -4,7 +4,7 @@
     scaling_model.py fit RAW_DIR > params.json   # from bench/measure_scaling.sh's raw lines
     scaling_model.py check [params.json]         # prediction vs measurement, markdown
     scaling_model.py predict [params.json] [--gbps 10,25,100] [--threshold 0.7] [--bucket-mb 4]
-                                                 [--global-batch G] [--models a,b]
+                     [--global-batch G] [--max-global-batch G] [--models a,b] [--no-tables]
 
 Without a file, the defaults below (measured on the development VM) are used.
 
@@ -320,35 +320,51 @@ def powers(limit):
     return [1 << k for k in range(int(math.log2(limit)) + 1)]
 
 
-def predict(p, models, gbps_list, threshold, global_batch, max_nodes=256, max_ranks=64):
+def scaling_name(p, global_batch):
     b = p["session"]["per_rank_batch"]
-    scaling = f"global batch {global_batch}" if global_batch else f"{b} samples per rank (global batch {b} x ranks)"
+    return f"global batch {global_batch}" if global_batch else f"{b} samples per rank (global batch {b} x ranks)"
+
+
+def print_tables(p, models, gbps_list, global_batch, max_nodes=256, max_ranks=64):
     for model in models:
         for gbps in gbps_list:
             beta = link_beta(p, gbps)
-            print(f"\n{model}, {gbps} Gb/s, {scaling}: efficiency (step time at 1 x 1 / step time)\n")
+            print(f"\n{model}, {gbps:g} Gb/s, {scaling_name(p, global_batch)}: efficiency\n")
             print("| nodes \\ ranks per node | " + " | ".join(str(r) for r in powers(max_ranks)) + " |")
             print("|---:|" + "---:|" * len(powers(max_ranks)))
             for n in powers(max_nodes):
                 cells = [efficiency(p, model, n, r, global_batch, beta_net=beta) for r in powers(max_ranks)]
                 print(f"| {n} | " + " | ".join(f"{e:.2f}" for e in cells) + " |")
-    print(f"\nlargest job with efficiency >= {threshold} ({scaling}):\n")
-    print("| model | network | nodes x ranks per node | ranks | efficiency | global batch | step ms |")
-    print("|---|---|---|---:|---:|---:|---:|")
+
+
+def largest(p, model, beta, threshold, global_batch, max_global_batch, max_nodes=256, max_ranks=64):
+    """The most ranks (fewest nodes on a tie) with efficiency >= threshold."""
+    b = p["session"]["per_rank_batch"]
+    jobs = [(n * r, -n, n, r) for n in powers(max_nodes) for r in powers(max_ranks)
+            if (global_batch or b * n * r) <= max_global_batch and (global_batch or 0) <= max_global_batch * n * r
+            and efficiency(p, model, n, r, global_batch, beta_net=beta) >= threshold]
+    return max(jobs, default=None)
+
+
+def print_largest(p, models, gbps_list, threshold, global_batch, max_global_batch):
+    b = p["session"]["per_rank_batch"]
+    limit = f", global batch <= {max_global_batch:g}" if max_global_batch < float("inf") else ""
+    print(f"\nlargest job with efficiency >= {threshold} ({scaling_name(p, global_batch)}{limit}):\n")
+    print("| model | network | nodes x ranks per node | ranks | efficiency | global batch | step ms | samples/s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for model in models:
         for gbps in gbps_list:
             beta = link_beta(p, gbps)
-            best = max(((n * r, -n, n, r) for n in powers(max_nodes) for r in powers(max_ranks)
-                        if efficiency(p, model, n, r, global_batch, beta_net=beta) >= threshold), default=None)
+            best = largest(p, model, beta, threshold, global_batch, max_global_batch)
             if best is None:
-                print(f"| {model} | {gbps} Gb/s | none | - | - | - | - |")
+                print(f"| {model} | {gbps:g} Gb/s | none | - | - | - | - | - |")
                 continue
             _, _, n, r = best
             e = efficiency(p, model, n, r, global_batch, beta_net=beta)
             scale = global_batch / (n * r) / b if global_batch else 1.0
             t = step_ms(p, model, n, r, beta_net=beta, batch_scale=scale)
             gb = global_batch or b * n * r
-            print(f"| {model} | {gbps} Gb/s | {n} x {r} | {n * r} | {e:.2f} | {gb} | {t:.2f} |")
+            print(f"| {model} | {gbps:g} Gb/s | {n} x {r} | {n * r} | {e:.2f} | {gb} | {t:.2f} | {gb / t * 1e3:,.0f} |")
 
 
 def load(path):
@@ -366,6 +382,8 @@ def main(argv):
     ap.add_argument("--threshold", type=float, default=0.7)
     ap.add_argument("--bucket-mb", type=float)
     ap.add_argument("--global-batch", type=int)
+    ap.add_argument("--max-global-batch", type=float, default=float("inf"))
+    ap.add_argument("--no-tables", action="store_true")
     ap.add_argument("--models", default="fashion_mlp,mlp1024,fashion_cnn")
     a = ap.parse_args(argv)
     if a.command == "fit":
@@ -380,7 +398,10 @@ def main(argv):
     if a.command == "check":
         check(p)
     else:
-        predict(p, a.models.split(","), [float(x) for x in a.gbps.split(",")], a.threshold, a.global_batch)
+        models, gbps = a.models.split(","), [float(x) for x in a.gbps.split(",")]
+        if not a.no_tables:
+            print_tables(p, models, gbps, a.global_batch)
+        print_largest(p, models, gbps, a.threshold, a.global_batch, a.max_global_batch)
     return 0
 
 
