@@ -4,7 +4,7 @@
     scaling_model.py fit RAW_DIR > params.json   # from bench/measure_scaling.sh's raw lines
     scaling_model.py check [params.json]         # prediction vs measurement, markdown
     scaling_model.py predict [params.json] [--gbps 10,25,100] [--threshold 0.7] [--bucket-mb 4]
-                     [--global-batch G] [--max-global-batch G] [--models a,b] [--no-tables]
+                     [--global-batch G] [--max-global-batch G] [--models a,b] [--no-tables] [--alpha-ms A]
 
 Without a file, the defaults below (measured on the development VM) are used.
 
@@ -384,6 +384,7 @@ def main(argv):
     ap.add_argument("--global-batch", type=int)
     ap.add_argument("--max-global-batch", type=float, default=float("inf"))
     ap.add_argument("--no-tables", action="store_true")
+    ap.add_argument("--alpha-ms", type=float, help="the chain's latency per hop instead of the fitted one")
     ap.add_argument("--models", default="fashion_mlp,mlp1024,fashion_cnn")
     a = ap.parse_args(argv)
     if a.command == "fit":
@@ -395,6 +396,8 @@ def main(argv):
     p = load(a.path)
     if a.bucket_mb:
         p["bucket_mb"] = a.bucket_mb
+    if a.alpha_ms is not None:
+        p["inter"] = dict(p["inter"], alpha_ms=a.alpha_ms)
     if a.command == "check":
         check(p)
     else:
