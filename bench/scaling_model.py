@@ -297,15 +297,15 @@ def check(p):
     cores = p["session"]["cores"]
     print(f"prediction vs measurement ({p['session']['date']}, {cores} cores, load {p['session'].get('load', '?')}, "
           f"links {p['session']['rate']}, per-rank batch {p['session']['per_rank_batch']}; medians of the rounds)\n")
-    print("| model | layout | ranks | measured ms | CPU share | predicted ms (cores) | ratio | "
-          "predicted ms (CPU share) | ratio |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     steps = p["measured_steps"]
     solo = {r["model"]: r["cpu_share"] for r in steps if r["layout"] == "1"}
     scale = {r["model"]: r["ms"] / step_ms(p, r["model"], 1, 1) for r in steps if r["layout"] == "1"}
     for m, k in scale.items():
         print(f"{m}: 1 x 1 from bench_train {step_ms(p, m, 1, 1):.2f} ms, in the rounds {k * step_ms(p, m, 1, 1):.2f} ms")
     print()
+    print("| model | layout | ranks | measured ms | CPU share | predicted ms (cores) | ratio | "
+          "predicted ms (CPU share) | ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in sorted(steps, key=lambda r: (r["model"], len(r["layout"]), r["layout"])):
         hosts = layout_hosts(r["layout"])
         world = sum(hosts)
