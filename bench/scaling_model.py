@@ -37,12 +37,12 @@ What it models is the algorithm in main, read from the code:
     compute per rank does not change with p. --global-batch G instead
     fixes the global batch (per-rank G/p, compute scaled linearly).
   * oversubscription (the check only): with more ranks than cores on the
-    machine, compute and optimizer are stretched by ranks / cores.
+    machine, compute and optimizer are stretched by ranks / cores, or by
+    the ranks' CPU share as measured (which also counts other jobs).
 Not modelled: rank skew and stragglers, network contention beyond one link
 per node, the switch, the trainer's per-step flag collective, data loading.
 """
 import argparse
-import glob
 import json
 import math
 import os
@@ -69,7 +69,9 @@ DEFAULTS = {
     },
     "intra": {"alpha_ms": 0.247, "beta_ms_per_mib": 0.610},
     "inter": {"alpha_ms": 0.352, "beta_ms_per_mib": 2.275},
-    "bn_shm_ms": 0.005,       # per collective; bench_distributed's bn share on one node (bench/README)
+    # per collective: an estimate, not measured this session (bench/README:
+    # synchronized BatchNorm through shared memory was 0.5% of a 1.2 ms step)
+    "bn_shm_ms": 0.005,
     "node_mem_gbps": 200.0,   # assumed: a 2-socket node's streaming bandwidth
     "wire_efficiency": 0.915,
     "bucket_mb": 4.0,
@@ -192,7 +194,8 @@ def efficiency(p, model, nodes, ranks, global_batch=None, **kw):
 
 
 def link_beta(p, gbps):
-    """ms per MiB through a link of `gbps` Gb/s at the assumed wire efficiency."""
+    """ms per MiB through a link of `gbps` Gb/s at the share of its rate TCP
+    reaches (wire_efficiency, fitted on a link slow enough to be the limit)."""
     return MiB * 8 / (gbps * 1e9 * p["wire_efficiency"]) * 1e3
 
 
