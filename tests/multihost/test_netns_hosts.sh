@@ -85,33 +85,16 @@ fi
 [[ -x $TRAINER ]] || fail "no trainer at $TRAINER"
 command -v "$MPIEXEC" >/dev/null || fail "no mpirun ($MPIEXEC)"
 
-# --- Namespaces, bridge, veth pairs -------------------------------------------
-# Leftovers of runs that were killed outright (no EXIT trap: CTest's timeout
-# sends SIGKILL) carry the PID of a process that no longer exists.
-for ns in $(ip netns list 2>/dev/null | grep -Eo '^lockstep-[0-9]+-(sw|h[0-9]+)' || true); do
-  pid=${ns#lockstep-}
-  pid=${pid%%-*}
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "removing $ns, left over by an earlier run"
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    # shellcheck disable=SC2086  # one word per pid
-    [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  fi
-done
+# --- Namespaces, bridge, veth pairs (tests/multihost/netns_lib.sh) ---------------
+NETNS_TAG=$TAG NETNS_NET=$NET
+# shellcheck source=tests/multihost/netns_lib.sh
+source "$HERE/netns_lib.sh"
+netns_remove_stale
 WORK=$(mktemp -d)
-created=()
+NETNS_WORK=$WORK
 cleanup() {
-  local ns pids
   umount "$WORK/tiny-shm" 2>/dev/null || true
-  for ns in "${created[@]}"; do
-    # Leftovers of a failed or timed-out run (orted, ranks) live only in
-    # these namespaces: end them, then delete the namespace.
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    # shellcheck disable=SC2086  # one word per pid
-    [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_cleanup
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -122,62 +105,25 @@ try() {  # WHAT COMMAND...: run it; skip the test with its error when it fails
   shift
   "$@" 2>"$WORK/err.txt" || skip "$what: '$*' failed: $(tr '\n' ' ' <"$WORK/err.txt")"
 }
+netns_try() { try "$@"; }
 
 step "creating $NHOSTS hosts ($TAG-h1..h$NHOSTS) on bridge br0 in $SWITCH, subnet $NET.0/24"
-try "cannot create a network namespace" ip netns add "$SWITCH"
-created+=("$SWITCH")
-try "cannot configure a network namespace" ip -n "$SWITCH" link set lo up
-try "cannot create a bridge (kernel module 'bridge')" ip -n "$SWITCH" link add br0 type bridge
-try "cannot bring up the bridge" ip -n "$SWITCH" link set br0 up
-spaces=()
-: >"$WORK/hostfile"
-: >"$WORK/hosts.table"
-for ((i = 1; i <= NHOSTS; i++)); do
-  ns=$TAG-h$i addr=$NET.$i
-  try "cannot create a network namespace" ip netns add "$ns"
-  created+=("$ns")
-  # The pair is born in the switch namespace, its host end moved straight to
-  # the host: nothing ever appears in the machine's own namespace.
-  try "cannot create a veth pair (kernel module 'veth')" \
-    ip -n "$SWITCH" link add "port$i" type veth peer name eth0 netns "$ns"
-  try "cannot attach to the bridge" ip -n "$SWITCH" link set "port$i" master br0 up
-  try "cannot configure $ns" ip -n "$ns" link set lo up
-  try "cannot configure $ns" ip -n "$ns" addr add "$addr/24" dev eth0
-  try "cannot configure $ns" ip -n "$ns" link set eth0 up
-  spaces+=("$ns")
-  echo "$addr $ns" >>"$WORK/hosts.table"
-done
-export LOCKSTEP_NETNS_TABLE="$WORK/hosts.table"
-# A private copy, so the agent is executable whatever the checkout's modes.
-cp "$HERE/netns_agent.sh" "$WORK/netns_agent.sh"
-chmod +x "$WORK/netns_agent.sh"
+netns_create_hosts "$NHOSTS"
+spaces=("${NETNS_SPACES[@]}")
 for ns in "${spaces[@]}"; do ip -n "$ns" -br addr show; done
 
 # --- MPI across the hosts -------------------------------------------------------
 # mpirun runs in host 1; host 1's ranks are its own children, host 2's are
-# started by an orted that netns_agent.sh launches in host 2's namespace.
-# Each host also gets its own host name (a UTS namespace, as the agent does):
-# Open MPI tells nodes apart by name, and with one name for all hosts
-# MPI_Comm_split_type(SHARED) goes wrong and the job hangs.
+# started by an orted that netns_agent.sh launches in host 2's namespace;
+# every host has its own host name (see netns_lib.sh).
 try "cannot create a UTS namespace" unshare --uts true
-# shellcheck disable=SC2054  # "tcp,self" is one word
-mpi_opts=(--allow-run-as-root --oversubscribe -np "$NP"
-  --mca plm_rsh_agent "$WORK/netns_agent.sh" --mca plm_rsh_no_tree_spawn 1
-  --mca btl tcp,self --mca btl_tcp_if_include "$NET.0/24" --mca oob_tcp_if_include "$NET.0/24"
-  -x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS)
 use_layout() {  # RANKS_ON_HOST1 RANKS_ON_HOST2 ...: the hostfile mpirun maps by slot
-  local i=0 n
-  : >"$WORK/hostfile"
-  for n in "$@"; do
-    i=$((i + 1))
-    echo "$NET.$i slots=$n" >>"$WORK/hostfile"
-  done
+  netns_hostfile "$@"
   layout=("$@")
 }
 mpi_command() {  # ARGS...: the mpirun command line over the hosts of the layout
-  # shellcheck disable=SC2016  # $0 and $@ belong to the inner shell
-  cmd=(ip netns exec "${spaces[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' "${spaces[0]}"
-    "$MPIEXEC" "${mpi_opts[@]}" --hostfile "$WORK/hostfile" "$@")
+  netns_mpirun_command -np "$NP" "$@"
+  cmd=("${netns_cmd[@]}")
 }
 mpi() {  # LOG ARGS...: mpirun over the hosts; its output is shown and kept in LOG
   local log=$1 status=0 cmd
