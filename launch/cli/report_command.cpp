@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -38,30 +39,38 @@ std::vector<std::string> path_components(const std::string& dir) {
   return parts;
 }
 
-// The last path component; where two runs share it, as many parent folders
-// as tell them apart ("a/seed_mlp", "b/seed_mlp"); the same folder given
-// twice gets " (2)".
+// The last path component; runs that share it all get as many parent
+// folders as tell them apart, the same number for each of them, so a
+// sweep's runs read alike ("before/lr0.004/s1", "after/lr0.002/s1"); the
+// same folder given twice gets " (2)".
 std::vector<std::string> unique_run_names(const std::vector<std::string>& dirs) {
   std::vector<std::vector<std::string>> parts;
   for (const std::string& d : dirs) parts.push_back(path_components(d));
-  std::vector<size_t> depth(dirs.size(), 1);
-  auto name = [&](size_t i) {
+  auto name = [&](size_t i, size_t depth) {
+    depth = std::min(depth, parts[i].size());
     std::string s;
-    for (size_t k = parts[i].size() - depth[i]; k < parts[i].size(); ++k) s += (s.empty() ? "" : "/") + parts[i][k];
+    for (size_t k = parts[i].size() - depth; k < parts[i].size(); ++k) s += (s.empty() ? "" : "/") + parts[i][k];
     return s;
   };
-  for (bool changed = true; changed;) {
-    changed = false;
-    std::map<std::string, int> count;
-    for (size_t i = 0; i < dirs.size(); ++i) ++count[name(i)];
-    for (size_t i = 0; i < dirs.size(); ++i)
-      if (count[name(i)] > 1 && depth[i] < parts[i].size()) ++depth[i], changed = true;
+  std::map<std::string, std::vector<size_t>> by_last;  // runs that share a last component
+  for (size_t i = 0; i < dirs.size(); ++i) by_last[parts[i].back()].push_back(i);
+  std::vector<size_t> depth(dirs.size(), 1);
+  for (const auto& [last, group] : by_last) {
+    size_t deepest = 1, d = 1;
+    for (size_t i : group) deepest = std::max(deepest, parts[i].size());
+    for (;; ++d) {
+      std::set<std::string> names;
+      for (size_t i : group) names.insert(name(i, d));
+      if (names.size() == group.size() || d >= deepest) break;
+    }
+    for (size_t i : group) depth[i] = d;
   }
   std::vector<std::string> names;
   std::map<std::string, int> seen;
   for (size_t i = 0; i < dirs.size(); ++i) {
-    const int n = ++seen[name(i)];
-    names.push_back(n == 1 ? name(i) : name(i) + " (" + std::to_string(n) + ")");
+    const std::string base = name(i, depth[i]);
+    const int n = ++seen[base];
+    names.push_back(n == 1 ? base : base + " (" + std::to_string(n) + ")");
   }
   return names;
 }

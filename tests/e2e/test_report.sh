@@ -126,6 +126,14 @@ runs = re.findall(r'<tr data-run="([^"]*)">', page)
 assert runs == ["runs/lr_0.1", "other/lr_0.1", "&lt;b&gt;&amp;&quot;x&#39;"], runs
 PY
 
+# A sweep's runs share their last folder: every run gets the same number of
+# parents, not only the ones that still collide.
+mkdir -p sweep/before/lr4 sweep/after/lr2 sweep/none/lr2
+for d in sweep/before/lr4 sweep/after/lr2 sweep/none/lr2; do cp -r runs/lr_0.1 $d/s1; done
+"$TRAINER" report sweep/before/lr4/s1 sweep/after/lr2/s1 sweep/none/lr2/s1 --output sweep.html >/dev/null
+runs=$(grep -o '<tr data-run="[^"]*">' sweep.html | sed 's/.*="\(.*\)">/\1/' | paste -sd' ')
+[[ $runs == "before/lr4/s1 after/lr2/s1 none/lr2/s1" ]] && pass || fail "sweep names: $runs"
+
 # ---- errors: one line, exit 2, never a crash ----
 expect_error 2 "nope: no such run directory" -- "$TRAINER" report runs/lr_0.1 nope
 expect_error 2 "needs at least one argument" -- "$TRAINER" report
