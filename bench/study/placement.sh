@@ -11,12 +11,12 @@
 # seeds; then synchronized vs local BatchNormalization at np = 4 with small
 # per-rank batches (global 64 -> 16 per rank, global 32 -> 8 per rank), arm
 # "before", ReLU on Fashion-MNIST (5 epochs) and tanh on the seed task.
-# The rate grids were chosen by a 1-seed pilot over a wider grid (README.md).
+# The rate grids are the same for every arm; each arm is reported at its best.
 # bench/study/analyze.py prints the tables (best rate per arm, mean +- sd over
-# seeds) and writes HTML curves with `trainer report`. README.md here has the
+# seeds) and writes HTML curves with `trainer report`. README.md here discusses the
 # results of one full run.
 #
-#   bench/study/placement.sh                      # everything, ~20 min on 2 cores
+#   bench/study/placement.sh                      # everything: hours on 2 cores
 #   OUT=/tmp/s2 SEEDS_FASHION="1 2" bench/study/placement.sh
 #
 # Runs that already finished in $OUT (final/model.pb present) are kept, so a
