@@ -17,6 +17,7 @@
 #include "distributed/bucketed_allreduce.h"
 #include "distributed/mpi_communicator.h"
 #include "distributed/shm_allreduce.h"
+#include "tests/mpi/many_tickets.h"
 
 namespace lockstep {
 Communicator& test_world();  // mpi_test_main.cpp
@@ -79,21 +80,9 @@ TEST(HierAllreduce, SumsEqualTheFlatSumInRankOrderBitForBit) {
 }
 
 TEST(HierAllreduce, ManyTicketsInFlightWaitedInAnyOrder) {
-  const int r = test_world().rank(), n = test_world().size();
   auto hier = make_hierarchical(2);
   ASSERT_NE(hier, nullptr);
-  const size_t sizes[] = {3000, 1, 9000, 0, 4096, 777, 20000, 5};
-  std::vector<std::vector<float>> bufs;
-  for (int salt = 0; salt < 8; ++salt) {
-    bufs.emplace_back(sizes[salt]);
-    for (size_t i = 0; i < sizes[salt]; ++i) bufs.back()[i] = value(r, i, salt);
-  }
-  int tickets[8];
-  for (int k = 0; k < 8; ++k) tickets[k] = hier->start(bufs[k].data(), bufs[k].size(), "many");
-  for (int k : {5, 0, 7, 2, 1, 6, 3, 4}) hier->wait(tickets[k], 60);
-  for (int k = 0; k < 8; ++k) {
-    for (size_t i = 0; i < sizes[k]; ++i) ASSERT_EQ(bufs[k][i], rank_order_sum(n, i, k)) << k << " " << i;
-  }
+  expect_many_tickets_in_any_order(*hier, test_world(), value, rank_order_sum);
 }
 
 // params -= 0.5 * sum, and a count of how often each element was updated.

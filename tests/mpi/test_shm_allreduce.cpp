@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "distributed/mpi_communicator.h"
 #include "distributed/shm_allreduce.h"
+#include "tests/mpi/many_tickets.h"
 
 namespace lockstep {
 Communicator& test_world();  // mpi_test_main.cpp
@@ -61,19 +62,7 @@ TEST(ShmAllreduce, ExactForEverySize) {
 TEST(ShmAllreduce, ManyTicketsInFlightWaitedInAnyOrder) {
   auto shm = make();
   if (!shm) return;
-  const int r = test_world().rank(), n = test_world().size();
-  const size_t sizes[] = {3000, 1, 9000, 0, 4096, 777, 20000, 5};
-  std::vector<std::vector<float>> bufs;
-  for (int salt = 0; salt < 8; ++salt) {
-    bufs.emplace_back(sizes[salt]);
-    for (size_t i = 0; i < sizes[salt]; ++i) bufs.back()[i] = value(r, i, salt);
-  }
-  int tickets[8];
-  for (int k = 0; k < 8; ++k) tickets[k] = shm->start(bufs[k].data(), bufs[k].size(), "many");
-  for (int k : {5, 0, 7, 2, 1, 6, 3, 4}) shm->wait(tickets[k], 60);
-  for (int k = 0; k < 8; ++k) {
-    for (size_t i = 0; i < sizes[k]; ++i) ASSERT_EQ(bufs[k][i], expected(n, i, k)) << k << " " << i;
-  }
+  expect_many_tickets_in_any_order(*shm, test_world(), value, expected);
 }
 
 TEST(ShmAllreduce, RoundedSumsAreIdenticalOnEveryRank) {
