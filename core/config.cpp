@@ -441,6 +441,8 @@ void validate_config(const TrainConfig& c) {
   need(k.every_steps() >= 0, "checkpoint.every_steps", "must be >= 0");
   need(k.every_minutes() >= 0, "checkpoint.every_minutes", "must be >= 0");
   need(k.keep() >= 0, "checkpoint.keep", "must be >= 0 (0 = keep all)");
+  need(c.profile().max_events() > 0, "profile.max_events",
+       "must be > 0, got " + std::to_string(c.profile().max_events()));
   validate_callbacks(c);
 }
 
