@@ -18,6 +18,7 @@
 #include "core/optim/optimizer.h"
 #include "core/summary.h"
 #include "core/threads.h"
+#include "core/trace_file.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
 #include "core/regular_file.h"
@@ -90,6 +91,18 @@ std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& co
                 static_cast<long long>(progress.epoch() + 1), static_cast<long long>(progress.global_step()),
                 ckpt.header.world_size());
   return ckpt;
+}
+
+// --trace FILE (or the config's profile.trace): this rank's timeline file,
+// opened before anything is loaded, so a path that cannot be written is
+// said at once (exit 2). Null when no timeline is asked for.
+std::unique_ptr<TraceSession> open_trace(const Args& args, ConfigFile& file, Communicator& world) {
+  if (args.has("trace")) file.mutable_config().mutable_profile()->set_trace(args.get("trace"));
+  const ProfileSpec& profile = file.config().profile();
+  if (profile.trace().empty()) return nullptr;
+  const std::string where = args.has("trace") ? "--trace" : file.locate("profile.trace");
+  return std::make_unique<TraceSession>(profile.trace(), static_cast<size_t>(profile.max_events()), world.rank(),
+                                        world.size(), where);
 }
 
 }  // namespace
@@ -167,6 +180,9 @@ int run_train(const Args& args, Runtime& runtime) {
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
+  // Declared before the checkpoint writer: destroyed after it, so on an
+  // error the background writer has ended before the timeline is written.
+  const std::unique_ptr<TraceSession> trace = open_trace(args, file, world);
   // The first collective after start-up: bounded like start-up itself.
   world.set_timeout_seconds(runtime.startup_timeout_seconds());
   check_same_config_everywhere(config, world);
@@ -234,7 +250,13 @@ int run_train(const Args& args, Runtime& runtime) {
   callbacks.emplace<FaultInjection>(world.rank());
   if (resumed) callbacks.restore_state(*resumed);
 
+  if (trace) trace->start(world);
   const bool finished = training.fit(callbacks);
+  if (trace) {
+    writer.wait_for_background();
+    trace->finish();
+    if (root && config.verbose() > 0) std::printf("timeline: %s\n", trace->path().c_str());
+  }
   if (!finished) {
     if (root)
       std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",
