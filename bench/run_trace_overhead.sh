@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# What the timeline costs (issue 18 item 5): `trainer train` with --trace
+# ("on") against the same binary without it ("off"), and, given the parent
+# commit's trainer, "off" against the code before the timeline existed
+# ("base"). Variants alternate within each round, their order rotating
+# round by round; ROUNDS (default 7) rounds; medians. The figure is the
+# training time of the run (the sum of history.jsonl's per-epoch seconds:
+# steps only, validation and start-up excluded); the wall time of the whole
+# command (trace file written included) is printed next to it.
+#   bench/run_trace_overhead.sh [BASE_TRAINER]
+#   e.g. git worktree add /tmp/base HEAD~6 && cmake -S /tmp/base -B /tmp/base/build \
+#          -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_NATIVE=OFF && cmake --build /tmp/base/build --target trainer
+#        bench/run_trace_overhead.sh /tmp/base/build/bin/trainer
+# ROWS selects rows by name (default: all whose data exist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+trainer=$PWD/$build/bin/trainer
+[[ -x $trainer ]] || launch/build.sh >/dev/null
+base=${1:-}
+rounds=${ROUNDS:-7}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+common="--set verbose=0 --set threads=1 --set checkpoint.every_epoch=false"
+# name|ranks|config|more settings
+rows=(
+  "seed_mlp|1|launch/configs/seed_mlp.pbtxt|--set epochs=30"
+  "digits_mlp|1|bench/configs/digits_mlp.pbtxt|--set epochs=30"
+  "seed_mlp_np2|2|launch/configs/seed_mlp.pbtxt|--set epochs=30"
+)
+[[ -e $fashion ]] && rows+=(
+  "fashion_mlp|1|launch/configs/fashion_mlp.pbtxt|--set epochs=2"
+  "fashion_cnn|1|launch/configs/fashion_cnn.pbtxt|--set epochs=1 --set data.limit=5120"
+)
+variants=(off on)
+[[ -n $base ]] && variants=(base off on)
+dir=$(mktemp -d ./bench_trace_overhead.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+
+# run NAME RANKS CONFIG SETS VARIANT -> "train_seconds wall_seconds"
+run() {
+  local ranks=$2 config=$3 sets=$4 variant=$5 bin=$trainer extra=()
+  [[ $variant == base ]] && bin=$base
+  [[ $variant == on ]] && extra=(--trace "$dir/t.json")
+  local launcher=()
+  ((ranks > 1)) && launcher=(mpiexec -n "$ranks" --oversubscribe)
+  rm -rf "$dir/run" "$dir"/t*.json
+  local start end
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086 # the settings split on purpose
+  "${launcher[@]}" "$bin" train "$config" $common $sets --set run_dir="$dir/run" "${extra[@]}" >/dev/null
+  end=$(date +%s.%N)
+  /usr/bin/python3 -c "
+import json, sys
+print(sum(json.loads(l)['seconds'] for l in open(sys.argv[1])), float(sys.argv[3]) - float(sys.argv[2]))" \
+    "$dir/run/history.jsonl" "$start" "$end"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+echo "load before: $(uptime)"
+printf '%-14s %-5s %12s %8s %10s   %s\n' row variant "train s" ratio "wall s" "(medians of $rounds; ratio to off)"
+for row in "${rows[@]}"; do
+  IFS='|' read -r name ranks config sets <<<"$row"
+  [[ -n ${ROWS:-} && ! $name =~ ${ROWS} ]] && continue
+  declare -A train=() wall=()
+  for ((r = 0; r < rounds; r++)); do
+    n=${#variants[@]}
+    for ((k = 0; k < n; k++)); do
+      v=${variants[$(((k + r) % n))]}
+      read -r t w < <(run "$name" "$ranks" "$config" "$sets" "$v")
+      train[$v]+="$t "
+      wall[$v]+="$w "
+    done
+  done
+  off=$(median ${train[off]})
+  for v in "${variants[@]}"; do
+    t=$(median ${train[$v]})
+    printf '%-14s %-5s %12.4f %8.4f %10.3f   %s\n' "$name" "$v" "$t" "$(echo "$t / $off" | bc -l)" \
+      "$(median ${wall[$v]})" "${train[$v]}"
+  done
+  unset train wall
+done
+echo "load after: $(uptime)"
