@@ -107,13 +107,21 @@ void set_active_trace(TraceRecorder* recorder);
 
 const char* trace_category_name(TraceCategory c);
 
-// Records [construction, destruction) on the active recorder, if any.
+// Records [construction, destruction) on the active recorder, if any. The
+// members are set only when tracing is on: off, nothing but the branch.
 class ScopedTraceEvent {
  public:
   ScopedTraceEvent(const char* name, TraceCategory category, int64_t number = -1, const char* note = nullptr,
                    TraceLane lane = TraceLane::kCompute)
       : recorder_(active_trace()) {
-    if (recorder_) begin(name, category, number, note, lane);
+    if (recorder_) {
+      name_ = name;
+      note_ = note;
+      number_ = number;
+      category_ = category;
+      lane_ = lane;
+      start_ns_ = recorder_->now_ns();
+    }
   }
   ~ScopedTraceEvent() {
     if (recorder_) end();
@@ -122,20 +130,24 @@ class ScopedTraceEvent {
   ScopedTraceEvent& operator=(const ScopedTraceEvent&) = delete;
 
  private:
-  void begin(const char* name, TraceCategory category, int64_t number, const char* note, TraceLane lane) {
-    record_.name = name;
-    record_.category = category;
-    record_.number = number;
-    record_.note = note;
-    record_.lane = lane;
-    record_.start_ns = recorder_->now_ns();
-  }
   void end() {
-    record_.duration_ns = recorder_->now_ns() - record_.start_ns;
-    recorder_->record(record_);
+    TraceRecord r;
+    r.name = name_;
+    r.note = note_;
+    r.number = number_;
+    r.category = category_;
+    r.lane = lane_;
+    r.start_ns = start_ns_;
+    r.duration_ns = recorder_->now_ns() - start_ns_;
+    recorder_->record(r);
   }
   TraceRecorder* recorder_;
-  TraceRecord record_;
+  const char* name_;
+  const char* note_;
+  int64_t number_;
+  int64_t start_ns_;
+  TraceCategory category_;
+  TraceLane lane_;
 };
 
 }  // namespace lockstep
