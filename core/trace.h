@@ -81,6 +81,8 @@ class TraceRecorder {
     const size_t slot = next_.fetch_add(1, std::memory_order_relaxed);
     if (slot < records_.size()) records_[slot] = r;
   }
+  // Forgets every record (not while another thread records).
+  void clear() { next_.store(0); }
   size_t recorded() const { return std::min(next_.load(), records_.size()); }
   size_t dropped() const { return next_.load() - recorded(); }
   const TraceRecord& at(size_t i) const { return records_[i]; }
