@@ -59,6 +59,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -326,27 +327,44 @@ class Stepper {
 // --trace-ab: what the timeline (core/trace.h) costs the step. In one
 // process, blocks of N steps alternate between tracing off and on (which
 // goes first swaps every repeat), so other jobs' load hits both alike.
-// Prints the medians and the median of the per-repeat on/off ratios.
+// Prints the medians and the median of the per-repeat on/off ratios, of
+// wall time and of the process's CPU time (which leaves out the time spent
+// waiting for a core: most of the noise on a shared machine).
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 int trace_ab(Stepper& stepper, int64_t steps, int repeats, const std::string& name) {
   lockstep::TraceRecorder recorder(static_cast<size_t>(steps) * 128);  // more than a step records
-  std::vector<double> off, on, ratios;
+  std::vector<double> off, on, ratios, cpu_off, cpu_on, cpu_ratios;
   size_t events = 0, dropped = 0;
   for (int r = 0; r < repeats; ++r) {
     for (int k = 0; k < 2; ++k) {
       const bool tracing = (k == 0) == (r % 2 == 1);
       recorder.clear();
       lockstep::set_active_trace(tracing ? &recorder : nullptr);
+      const double cpu_start = cpu_seconds();
       const double seconds = stepper.run(steps) / steps;
+      const double cpu = (cpu_seconds() - cpu_start) / steps;
       lockstep::set_active_trace(nullptr);
       (tracing ? on : off).push_back(seconds);
+      (tracing ? cpu_on : cpu_off).push_back(cpu);
       if (tracing) events = recorder.recorded(), dropped += recorder.dropped();
     }
     ratios.push_back(on.back() / off.back());
+    cpu_ratios.push_back(cpu_on.back() / cpu_off.back());
   }
   std::printf("%s trace-ab: %lld steps x %d repeats; off %.4f ms/step, on %.4f ms/step (medians); on/off %.4f "
               "(median of per-repeat ratios; ratio of medians %.4f); %.1f events/step, %zu dropped\n",
               name.c_str(), static_cast<long long>(steps), repeats, median(off) * 1e3, median(on) * 1e3,
               median(ratios), median(on) / median(off), static_cast<double>(events) / steps, dropped);
+  std::printf("%s trace-ab CPU time: off %.4f ms/step, on %.4f ms/step; on/off %.4f (median of per-repeat ratios, "
+              "range %.3f-%.3f)\n",
+              name.c_str(), median(cpu_off) * 1e3, median(cpu_on) * 1e3, median(cpu_ratios),
+              *std::min_element(cpu_ratios.begin(), cpu_ratios.end()),
+              *std::max_element(cpu_ratios.begin(), cpu_ratios.end()));
   return 0;
 }
 

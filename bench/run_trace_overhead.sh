@@ -5,7 +5,8 @@
 #     ratios). Other jobs' load hits both alike: the precise figure.
 #  2. given BASE_BUILD (a build of the commit before the timeline, with
 #     bench_train), this build with tracing off vs it: bench/compare_builds.sh,
-#     ROUNDS rounds, order rotating; median of per-round ratios.
+#     ROUNDS rounds, order rotating; median of per-round ratios; then the
+#     CPU time of the same runs (bench/cpu_ab.py), less hit by waiting for a core.
 #  3. whole `trainer train` runs: "on" (--trace) against the same binary
 #     without it ("off") and BASE_BUILD's trainer ("base"), alternating,
 #     order rotating; medians of the runs' training time (the sum of
@@ -79,6 +80,13 @@ fi
 if [[ $parts == *2* && -n $base_build ]]; then
   echo "== 2. tracing off vs the build before the timeline ($base_build), bench/compare_builds.sh"
   ROUNDS=$rounds bench/compare_builds.sh "$base_build" "$build" 2>/dev/null
+  echo "   CPU time (user + sys) of 30,000 steps, B = this build, A = $base_build (bench/cpu_ab.py)"
+  for row in "launch/configs/seed_mlp.pbtxt 64" "bench/configs/digits_mlp.pbtxt 32"; do
+    read -r config batch <<<"$row"
+    args="--config $config --batch $batch --threads 1 --steps 30000 --warmup 0 --repeats 1 --no-gemm"
+    echo -n "   $(basename "$config" .pbtxt): "
+    /usr/bin/python3 bench/cpu_ab.py $((rounds + 4)) "$base_build/bin/bench_train $args" "$build/bin/bench_train $args"
+  done
 fi
 [[ $parts == *3* ]] || { echo "load after: $(uptime)"; exit 0; }
 echo "== 3. whole trainer runs"
