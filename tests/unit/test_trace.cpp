@@ -120,8 +120,9 @@ TEST(Trace, JsonIsChromeTraceWithRanksLanesAndArguments) {
     phases.insert(ph);
     if (ph == "M" && e.at("name").string_value() == "thread_name")
       thread_names.insert(e.at("args").struct_value().fields().at("name").string_value());
-    if (ph == "M" && e.at("name").string_value() == "process_name")
+    if (ph == "M" && e.at("name").string_value() == "process_name") {
       EXPECT_EQ(e.at("args").struct_value().fields().at("name").string_value(), "rank 3");
+    }
     if (ph == "X") {
       EXPECT_EQ(e.at("name").string_value(), "odd \"name\"\n");
       EXPECT_EQ(e.at("cat").string_value(), "backward");
@@ -129,9 +130,15 @@ TEST(Trace, JsonIsChromeTraceWithRanksLanesAndArguments) {
       EXPECT_EQ(e.at("args").struct_value().fields().at("layer").number_value(), 2);
       EXPECT_EQ(e.at("args").struct_value().fields().at("absorbs").string_value(), "flatten_1");
     }
-    if (ph == "b") EXPECT_DOUBLE_EQ(e.at("ts").number_value(), 1.5);
-    if (ph == "e") EXPECT_DOUBLE_EQ(e.at("ts").number_value(), 3.75);
-    if (ph == "b" || ph == "e") EXPECT_EQ(e.at("tid").number_value(), 1);
+    if (ph == "b") {
+      EXPECT_DOUBLE_EQ(e.at("ts").number_value(), 1.5);
+    }
+    if (ph == "e") {
+      EXPECT_DOUBLE_EQ(e.at("ts").number_value(), 3.75);
+    }
+    if (ph == "b" || ph == "e") {
+      EXPECT_EQ(e.at("tid").number_value(), 1);
+    }
   }
   EXPECT_EQ(phases, (std::set<std::string>{"M", "X", "b", "e"}));
   EXPECT_EQ(thread_names, (std::set<std::string>{"compute", "reduction", "checkpoint writer"}));
