@@ -105,6 +105,15 @@ std::unique_ptr<TraceSession> open_trace(const Args& args, ConfigFile& file, Com
                                         world.size(), where);
 }
 
+// After training, once the background checkpoint writer is done (no thread
+// records any more): this rank's timeline to its file.
+void write_trace(TraceSession* trace, CheckpointWriter& writer, bool say) {
+  if (!trace) return;
+  writer.wait_for_background();
+  trace->finish();
+  if (say) std::printf("timeline: %s\n", trace->path().c_str());
+}
+
 }  // namespace
 
 void install_stop_signal_handlers() {
@@ -252,11 +261,7 @@ int run_train(const Args& args, Runtime& runtime) {
 
   if (trace) trace->start(world);
   const bool finished = training.fit(callbacks);
-  if (trace) {
-    writer.wait_for_background();
-    trace->finish();
-    if (root && config.verbose() > 0) std::printf("timeline: %s\n", trace->path().c_str());
-  }
+  write_trace(trace.get(), writer, root && config.verbose() > 0);
   if (!finished) {
     if (root)
       std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",
