@@ -56,7 +56,9 @@ void TraceSession::start(Communicator& world) {
 }
 
 TraceSession::~TraceSession() {
+  if (active_trace() == &recorder_) set_active_trace(nullptr);
   if (!file_) return;
+  recorder_.clear();
   try {
     finish();
   } catch (...) {  // another error is already ending the run

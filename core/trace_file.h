@@ -34,8 +34,10 @@ class TraceSession {
   // Collective, just before training: the ranks leave a barrier and take
   // that moment as time zero; the recorder is active from then on.
   void start(Communicator& world);
-  // Without finish() (an error is ending the run): writes what was recorded,
-  // ignoring failures, so a failed run still leaves its timeline.
+  // Without finish() (an error before or after training is ending the
+  // run): writes the file without events, ignoring failures. The events'
+  // names may point into layers already destroyed; a failure during
+  // training calls finish() itself (launch/cli/train_command.cpp).
   ~TraceSession();
   TraceSession(const TraceSession&) = delete;
   TraceSession& operator=(const TraceSession&) = delete;

@@ -105,13 +105,29 @@ std::unique_ptr<TraceSession> open_trace(const Args& args, ConfigFile& file, Com
                                         world.size(), where);
 }
 
-// After training, once the background checkpoint writer is done (no thread
-// records any more): this rank's timeline to its file.
-void write_trace(TraceSession* trace, CheckpointWriter& writer, bool say) {
-  if (!trace) return;
+// Runs training; with a timeline, records from a barrier just before it and
+// writes the file once the background checkpoint writer is done (no thread
+// records any more), also when training fails: here, while the layers and
+// buckets whose names the events point at still exist.
+bool fit_with_trace(Training& training, CallbackList& callbacks, TraceSession* trace, CheckpointWriter& writer,
+                    Communicator& world, bool say) {
+  if (!trace) return training.fit(callbacks);
+  trace->start(world);
+  bool finished = false;
+  try {
+    finished = training.fit(callbacks);
+  } catch (...) {
+    try {
+      writer.wait_for_background();
+      trace->finish();
+    } catch (...) {  // the error already on its way is the one to report
+    }
+    throw;
+  }
   writer.wait_for_background();
   trace->finish();
   if (say) std::printf("timeline: %s\n", trace->path().c_str());
+  return finished;
 }
 
 }  // namespace
@@ -259,9 +275,7 @@ int run_train(const Args& args, Runtime& runtime) {
   callbacks.emplace<FaultInjection>(world.rank());
   if (resumed) callbacks.restore_state(*resumed);
 
-  if (trace) trace->start(world);
-  const bool finished = training.fit(callbacks);
-  write_trace(trace.get(), writer, root && config.verbose() > 0);
+  const bool finished = fit_with_trace(training, callbacks, trace.get(), writer, world, root && config.verbose() > 0);
   if (!finished) {
     if (root)
       std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",

@@ -6,7 +6,8 @@
 # backward in reverse order and the optimizer, all nested inside the step;
 # at np = 2 every gradient bucket's reduction appears once per step on the
 # reduction lane, with a wait for it. A path that cannot be written is an
-# error before training (exit 2); a full recorder drops and says so.
+# error before training (exit 2); a failed run still writes its timeline;
+# a full recorder drops and says so.
 source "$(dirname "$0")/lib.sh"
 : "${MPIEXEC:?set by CTest}"
 config="$SOURCE_DIR/launch/configs/seed_mlp.pbtxt"
@@ -118,6 +119,16 @@ status=0
   >out.txt 2>err.txt || status=$?
 [[ $status -eq 2 ]] && grep -q "the folder 'nowhere' does not exist" err.txt && pass ||
   fail "np=2 missing folder: exit $status, $(cat err.txt)"
+
+# A run that fails still leaves its timeline, up to the failure.
+status=0
+LOCKSTEP_INJECT_FAULT=fail:0:7 "$TRAINER" train "$config" "${common[@]}" --set run_dir=failed --trace failed.json \
+  >/dev/null 2>failed.err || status=$?
+[[ $status -eq 1 ]] && pass || fail "injected failure: exit $status: $(cat failed.err)"
+"$PYTHON" -c "
+import json; t = json.load(open('failed.json'))
+steps = [e for e in t['traceEvents'] if e['ph'] == 'X' and e['cat'] == 'step']
+assert len(steps) == 7, len(steps)" && pass || fail "no timeline of the failed run"
 
 # A full recorder keeps the first events, drops the rest and says how many.
 "$TRAINER" train "$config" "${common[@]}" --set run_dir=small --trace small.json --set profile.max_events=50 \
