@@ -83,6 +83,9 @@ else:
 PY
 }
 
+# `trainer help train` describes the option.
+"$TRAINER" help train | grep -q -- "--trace FILE" && pass || fail "help train does not describe --trace"
+
 # np = 1: the file as named; seed_mlp has 50 steps an epoch.
 "$TRAINER" train "$config" "${common[@]}" --set run_dir=one --trace one.json && pass || fail "np=1 run"
 check_trace one.json 0 1 100 && pass || fail "np=1 trace"

@@ -222,5 +222,23 @@ TEST(TraceFile, ASessionRecordsFromStartAndWritesAtFinish) {
   EXPECT_EQ(complete, 1);
 }
 
+// A session ended by an error before finish() leaves a valid file without
+// events: their names may point into objects already destroyed.
+TEST(TraceFile, WithoutFinishTheFileHoldsNoEvents) {
+  const std::string path = temp_dir() + "/t.json";
+  LocalCommunicator world;
+  {
+    TraceSession session(path, 16, 0, 1, "--trace");
+    session.start(world);
+    std::string name = "dense_1";
+    { ScopedTraceEvent event(name.c_str(), TraceCategory::kForward, 0); }
+  }
+  EXPECT_EQ(active_trace(), nullptr);
+  const pb::Struct trace = parse_json_file(path);
+  EXPECT_EQ(trace.fields().at("otherData").struct_value().fields().at("events").number_value(), 0);
+  for (const pb::Value& v : trace.fields().at("traceEvents").list_value().values())
+    EXPECT_EQ(v.struct_value().fields().at("ph").string_value(), "M");
+}
+
 }  // namespace
 }  // namespace lockstep
