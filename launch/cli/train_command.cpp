@@ -117,10 +117,14 @@ bool fit_with_trace(Training& training, CallbackList& callbacks, TraceSession* t
   try {
     finished = training.fit(callbacks);
   } catch (...) {
+    // The error already on its way is the one to report: these stay quiet.
     try {
-      writer.wait_for_background();
+      writer.wait_for_background();  // it records, and may have failed itself
+    } catch (...) {
+    }
+    try {
       trace->finish();
-    } catch (...) {  // the error already on its way is the one to report
+    } catch (...) {
     }
     throw;
   }
@@ -205,8 +209,8 @@ int run_train(const Args& args, Runtime& runtime) {
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
-  // Declared before the checkpoint writer: destroyed after it, so on an
-  // error the background writer has ended before the timeline is written.
+  // Declared before the checkpoint writer: destroyed after it, so the
+  // background writer thread, which records, has ended before the recorder.
   const std::unique_ptr<TraceSession> trace = open_trace(args, file, world);
   // The first collective after start-up: bounded like start-up itself.
   world.set_timeout_seconds(runtime.startup_timeout_seconds());
