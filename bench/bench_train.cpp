@@ -2,7 +2,7 @@
 // step comes to the raw cblas_sgemm rate of the model's own matrix products.
 //
 //   bench_train --config FILE [--batch B] [--threads T] [--steps N]
-//               [--warmup W] [--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK]
+//               [--warmup W] [--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK] [--trace-ab]
 //
 // The config's data is replaced by an in-memory synthetic set of the same
 // shape (features = model input width, classes = output units, samples a
@@ -48,6 +48,9 @@
 // step does. The bias gradient (a column sum) is not counted. Only layer 0
 // skips dx: lockstep computes no dx for layer 0 only, so a Dense or Conv2D
 // that is not layer 0 always gets a dx product.
+//
+// --trace-ab times the step only, with the timeline (core/trace.h) off and
+// on in alternating blocks (bench/run_trace_overhead.sh).
 #include <cblas.h>
 
 #include <algorithm>
@@ -56,6 +59,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +76,7 @@
 #include "core/model.h"
 #include "core/optim/optimizer.h"
 #include "core/threads.h"
+#include "core/trace.h"
 #include "core/training.h"
 #include "distributed/local_communicator.h"
 
@@ -94,12 +99,13 @@ struct Options {
   bool json = false;
   bool gemm = true;  // also time the raw products
   std::string perf_control;  // "CTL,ACK": perf's control and ack FIFOs
+  bool trace_ab = false;     // time the step with the timeline off and on
 };
 
 [[noreturn]] void usage(const std::string& what) {
   throw_input_error("usage",
                     what + "\n  bench_train --config FILE [--batch B] [--threads T] [--steps N] [--warmup W] "
-                           "[--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK]");
+                           "[--repeats R] [--json] [--no-gemm] [--perf-control CTL,ACK] [--trace-ab]");
 }
 
 int64_t parse_int(const std::string& flag, const char* text, int64_t min) {
@@ -124,6 +130,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = parse_int(a, value(), 0);
     else if (a == "--repeats") o.repeats = static_cast<int>(parse_int(a, value(), 1));
     else if (a == "--json") o.json = true;
+    else if (a == "--trace-ab") o.trace_ab = true;
     else if (a == "--no-gemm") o.gemm = false;
     else if (a == "--perf-control") o.perf_control = value();
     else if (a == "-h" || a == "--help") usage("help");
@@ -317,6 +324,50 @@ class Stepper {
   int64_t epoch_ = 0, step_ = 0;
 };
 
+// --trace-ab: what the timeline (core/trace.h) costs the step. In one
+// process, blocks of N steps alternate between tracing off and on (which
+// goes first swaps every repeat), so other jobs' load hits both alike.
+// Prints the medians and the median of the per-repeat on/off ratios, of
+// wall time and of the process's CPU time (which leaves out the time spent
+// waiting for a core: most of the noise on a shared machine).
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+int trace_ab(Stepper& stepper, int64_t steps, int repeats, const std::string& name) {
+  lockstep::TraceRecorder recorder(static_cast<size_t>(steps) * 128);  // more than a step records
+  std::vector<double> off, on, ratios, cpu_off, cpu_on, cpu_ratios;
+  size_t events = 0, dropped = 0;
+  for (int r = 0; r < repeats; ++r) {
+    for (int k = 0; k < 2; ++k) {
+      const bool tracing = (k == 0) == (r % 2 == 1);
+      recorder.clear();
+      lockstep::set_active_trace(tracing ? &recorder : nullptr);
+      const double cpu_start = cpu_seconds();
+      const double seconds = stepper.run(steps) / steps;
+      const double cpu = (cpu_seconds() - cpu_start) / steps;
+      lockstep::set_active_trace(nullptr);
+      (tracing ? on : off).push_back(seconds);
+      (tracing ? cpu_on : cpu_off).push_back(cpu);
+      if (tracing) events = recorder.recorded(), dropped += recorder.dropped();
+    }
+    ratios.push_back(on.back() / off.back());
+    cpu_ratios.push_back(cpu_on.back() / cpu_off.back());
+  }
+  std::printf("%s trace-ab: %lld steps x %d repeats; off %.4f ms/step, on %.4f ms/step (medians); on/off %.4f "
+              "(median of per-repeat ratios; ratio of medians %.4f); %.1f events/step, %zu dropped\n",
+              name.c_str(), static_cast<long long>(steps), repeats, median(off) * 1e3, median(on) * 1e3,
+              median(ratios), median(on) / median(off), static_cast<double>(events) / steps, dropped);
+  std::printf("%s trace-ab CPU time: off %.4f ms/step, on %.4f ms/step; on/off %.4f (median of per-repeat ratios, "
+              "range %.3f-%.3f)\n",
+              name.c_str(), median(cpu_off) * 1e3, median(cpu_on) * 1e3, median(cpu_ratios),
+              *std::min_element(cpu_ratios.begin(), cpu_ratios.end()),
+              *std::max_element(cpu_ratios.begin(), cpu_ratios.end()));
+  return 0;
+}
+
 int run(const Options& opt) {
   lockstep::set_compute_threads(opt.threads);
   const double rss_start_mb = startup_resident_mb();
@@ -361,6 +412,8 @@ int run(const Options& opt) {
     while (t < 0.05) n *= 2, t = stepper.run(n);
     steps = std::max<int64_t>(16, static_cast<int64_t>(0.25 * n / t));
   }
+
+  if (opt.trace_ab) return trace_ab(stepper, steps, opt.repeats, stem(opt.config));
 
   // Peak before the raw products below allocate their own buffers: steady
   // training allocates nothing, so this is the training run's peak.

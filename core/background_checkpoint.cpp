@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "core/trace.h"
+
 namespace lockstep {
 
 BackgroundCheckpoint::~BackgroundCheckpoint() {
@@ -28,6 +30,7 @@ void BackgroundCheckpoint::submit(const std::string& path, CheckpointHeader head
   worker_ = std::thread([this, path, header = std::move(header), after = std::move(after_write)]() mutable {
     std::exception_ptr failure;
     try {
+      ScopedTraceEvent event("checkpoint write", TraceCategory::kCheckpoint, -1, nullptr, TraceLane::kCheckpointWriter);
       write_checkpoint(path, std::move(header), snapshot_);
       if (after) after();
     } catch (...) {

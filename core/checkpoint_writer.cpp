@@ -2,6 +2,7 @@
 
 #include "core/checkpoint.h"
 #include "core/run_dir.h"
+#include "core/trace.h"
 
 namespace lockstep {
 
@@ -24,6 +25,7 @@ bool CheckpointWriter::collect(CheckpointHeader& header, std::vector<TensorRef>&
 }
 
 void CheckpointWriter::write(const std::string& path) {
+  ScopedTraceEvent event("checkpoint", TraceCategory::kCheckpoint);
   CheckpointHeader header;
   std::vector<TensorRef> tensors;
   if (!collect(header, tensors)) return;
@@ -33,6 +35,7 @@ void CheckpointWriter::write(const std::string& path) {
 
 std::string CheckpointWriter::write_periodic(bool background) {
   const std::string path = checkpoint_path(config_.run_dir(), training_.progress().global_step());
+  ScopedTraceEvent event("checkpoint (periodic)", TraceCategory::kCheckpoint);
   CheckpointHeader header;
   std::vector<TensorRef> tensors;
   // Decided after the collective part, on rank 0 alone: only it writes.
@@ -46,6 +49,7 @@ std::string CheckpointWriter::write_periodic(bool background) {
   const int keep = config_.checkpoint().keep();
   auto prune = [run_dir, keep] { prune_checkpoints(run_dir, keep); };
   if (in_background) {
+    ScopedTraceEvent snapshot("checkpoint snapshot (copy for the background writer)", TraceCategory::kCheckpoint);
     background_.submit(path, std::move(header), tensors, prune);
   } else {
     background_.wait();

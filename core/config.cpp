@@ -443,6 +443,8 @@ void validate_config(const TrainConfig& c) {
   need(k.keep() >= 0, "checkpoint.keep", "must be >= 0 (0 = keep all)");
   need(k.when_busy() == "wait" || k.when_busy() == "skip", "checkpoint.when_busy",
        "must be \"wait\" or \"skip\", got \"" + k.when_busy() + "\"");
+  need(c.profile().max_events() > 0, "profile.max_events",
+       "must be > 0, got " + std::to_string(c.profile().max_events()));
   validate_callbacks(c);
 }
 

@@ -7,6 +7,7 @@
 #include "core/communicator.h"
 #include "core/error.h"
 #include "core/layers/layer_factory.h"
+#include "core/trace.h"
 
 namespace lockstep {
 
@@ -56,6 +57,15 @@ Model::Model(const ModelSpec& spec, Unallocated, const std::string& field) : spe
     const ActivationFn* f = layers_[i]->elementwise_activation();
     absorbed_[i] = layers_[i]->passes_input_through() ||
                    (f && !absorbed_[i - 1] && layers_[i - 1]->absorb_activation(*f));
+  }
+  absorbs_.assign(layers_.size(), std::string());
+  for (size_t i = 1, runner = 0; i < layers_.size(); ++i) {
+    if (!absorbed_[i]) {
+      runner = i;
+      continue;
+    }
+    std::string& note = absorbs_[runner];
+    note += (note.empty() ? "" : ",") + layers_[i]->name();
   }
 
   // Gradient ranges: a layer owns its parameters' arena span up to where the
@@ -157,7 +167,11 @@ const float* Model::forward(const StepContext& ctx, const float* input, int64_t 
   last_input_ = input;
   const float* x = input;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (!absorbed_[i]) layers_[i]->forward(ctx, x, outputs_[i], rows);
+    if (!absorbed_[i]) {
+      ScopedTraceEvent event(layers_[i]->name().c_str(), TraceCategory::kForward, static_cast<int64_t>(i),
+                             absorbs_[i].empty() ? nullptr : absorbs_[i].c_str());
+      layers_[i]->forward(ctx, x, outputs_[i], rows);
+    }
     x = outputs_[i];
   }
   return x;
@@ -169,7 +183,11 @@ void Model::backward(const StepContext& ctx, const float* grad_output, int64_t r
     if (absorbed_[i]) continue;  // the layer before it takes dL/d(this output) as its dy
     const float* x = i == 0 ? last_input_ : outputs_[i - 1];
     float* dx = i == 0 ? nullptr : (dy == grad_a_.data() ? grad_b_.data() : grad_a_.data());
-    layers_[i]->backward(ctx, x, outputs_[i], dy, dx, rows);
+    {
+      ScopedTraceEvent event(layers_[i]->name().c_str(), TraceCategory::kBackward, static_cast<int64_t>(i),
+                             absorbs_[i].empty() ? nullptr : absorbs_[i].c_str());
+      layers_[i]->backward(ctx, x, outputs_[i], dy, dx, rows);
+    }
     if (sync && grad_ranges_[i].second > grad_ranges_[i].first) sync->ready(grad_ranges_[i].first, grad_ranges_[i].second);
     dy = dx;
   }

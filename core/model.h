@@ -103,6 +103,9 @@ class Model {
   std::vector<std::vector<float>> activations_;  // [i] = output of layer i (empty when absorbed)
   std::vector<float*> outputs_;                  // where layer i's output is: its own, or layer i - 1's
   std::vector<bool> absorbed_;                   // layer i runs inside layer i - 1
+  // Timeline: the layers without a pass of their own that layer i's pass
+  // covers ("activation_1", "flatten_1"), named in its events; "" = none.
+  std::vector<std::string> absorbs_;
   std::vector<float> grad_a_, grad_b_, output_grad_;
   std::vector<std::unique_ptr<Communicator>> group_comms_;
   const float* last_input_ = nullptr;

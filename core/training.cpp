@@ -8,6 +8,7 @@
 #include "core/data/batching.h"
 #include "core/error.h"
 #include "core/evaluate.h"
+#include "core/trace.h"
 
 namespace lockstep {
 namespace {
@@ -167,9 +168,13 @@ float Training::current_learning_rate() const {
 }
 
 void Training::train_step(int64_t step_in_epoch) {
+  ScopedTraceEvent step_event("step", TraceCategory::kStep, progress_.global_step() + 1);
   const BatchPlan plan = plan_batch(step_in_epoch);
   const int64_t global_rows = plan.global_rows;
-  gather(train_, plan.indices, plan.rows);
+  {
+    ScopedTraceEvent event("batch assembly", TraceCategory::kData);
+    gather(train_, plan.indices, plan.rows);
+  }
 
   StepContext ctx;
   ctx.training = true;
@@ -182,18 +187,32 @@ void Training::train_step(int64_t step_in_epoch) {
   ParameterStore& params = model_.parameters();
   const float learning_rate = current_learning_rate();
   // A sharded step runs inside the gradient reduction, which starts during backward.
-  if (sharded_update_) sync_.begin_update(learning_rate);
-  params.zero_grads();
+  if (sharded_update_) {
+    ScopedTraceEvent event("optimizer begin (sharded: updates run in the reduction)", TraceCategory::kOptimizer);
+    sync_.begin_update(learning_rate);
+  }
+  {
+    ScopedTraceEvent event("zero gradients", TraceCategory::kOptimizer);
+    params.zero_grads();
+  }
   const float* out = model_.forward(ctx, batch_x_.data(), plan.rows);
-  // Scaling by the GLOBAL row count makes the summed gradient the gradient of
-  // the global mean loss, whatever the number of ranks.
-  loss_.evaluate(out, plan.rows, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
-                 1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_,
-                 batch_weights_.empty() ? nullptr : batch_weights_.data());
+  {
+    ScopedTraceEvent event("loss", TraceCategory::kLoss);
+    // Scaling by the GLOBAL row count makes the summed gradient the gradient
+    // of the global mean loss, whatever the number of ranks.
+    loss_.evaluate(out, plan.rows, model_.output_width(), batch_y_.data(), train_.label_width, train_.label_kind,
+                   1.0f / static_cast<float>(global_rows), model_.output_grad(), epoch_totals_,
+                   batch_weights_.empty() ? nullptr : batch_weights_.data());
+  }
   model_.backward(ctx, model_.output_grad(), plan.rows, &sync_);
-  sync_.finish();
-  if (!sharded_update_)
+  {
+    ScopedTraceEvent event("gradient reduction (finish)", TraceCategory::kWait);
+    sync_.finish();
+  }
+  if (!sharded_update_) {
+    ScopedTraceEvent event("optimizer", TraceCategory::kOptimizer);
     optimizer_.step(params.trainable_values(), params.trainable_grads(), params.trainable_count(), learning_rate);
+  }
 
   local_samples_ += plan.rows;
   progress_.set_global_step(progress_.global_step() + 1);
@@ -228,6 +247,7 @@ EvalResult Training::evaluate(const Dataset& data) {
 // One tiny collective per step (several ranks only): the callbacks' votes,
 // so every rank stops or checkpoints at the same step.
 StepVotes Training::agreed_votes(CallbackList& callbacks) {
+  ScopedTraceEvent event("step votes", TraceCategory::kCollective);
   StepVotes votes;
   callbacks.vote(votes);
   int64_t flags[3] = {votes.stop, votes.checkpoint, votes.terminate};
@@ -241,6 +261,7 @@ bool Training::fit(CallbackList& callbacks) {
   callbacks.on_train_begin(*this);
   for (int64_t epoch = progress_.epoch(); epoch < config_.epochs() && !stop_training_; ++epoch) {
     if (config_.max_steps() > 0 && progress_.global_step() >= config_.max_steps()) break;
+    ScopedTraceEvent epoch_event("epoch", TraceCategory::kEpoch, epoch + 1);
     begin_epoch(epoch);
     callbacks.on_epoch_begin(epoch, steps);
     const double start = now_seconds();
@@ -272,7 +293,9 @@ bool Training::fit(CallbackList& callbacks) {
       return false;
     }
     if (terminated_ || (step_limit && progress_.step_in_epoch() < steps)) break;
-    callbacks.on_epoch_end(end_epoch(epoch, now_seconds() - start));  // progress points at the next epoch
+    const EpochMetrics metrics = end_epoch(epoch, now_seconds() - start);  // progress points at the next epoch
+    ScopedTraceEvent event("epoch end (callbacks, checkpoints)", TraceCategory::kEpoch, epoch + 1);
+    callbacks.on_epoch_end(metrics);
     if (step_limit) break;
   }
   callbacks.on_train_end(true);
@@ -282,6 +305,7 @@ bool Training::fit(CallbackList& callbacks) {
 // The epoch's global metrics (and validation), added to the history.
 EpochMetrics Training::end_epoch(int64_t epoch, double seconds_this_session) {
   const double train_seconds = seconds_this_session + progress_.train_seconds_in_epoch();
+  ScopedTraceEvent end_event("epoch end (metrics, validation)", TraceCategory::kEpoch, epoch + 1);
   const Progress totals = snapshot_progress();
   const double samples = totals.samples_in_epoch(), session_samples = samples - progress_.samples_in_epoch();
   EpochMetrics m;
@@ -295,6 +319,7 @@ EpochMetrics Training::end_epoch(int64_t epoch, double seconds_this_session) {
   m.set_learning_rate(current_learning_rate());
   model_.unify_state(world_);  // validation and checkpoints see one model
   if (validation_) {
+    ScopedTraceEvent event("validation", TraceCategory::kValidation, epoch + 1);
     const EvalResult v = evaluate(*validation_);
     m.set_val_loss(v.loss);
     m.set_val_accuracy(v.accuracy);

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/optim/optimizer.h"
+#include "core/trace.h"
 
 namespace lockstep {
 namespace {
@@ -93,7 +94,8 @@ void BucketedAllreduce::start_next_bucket() {
     throw_runtime_error(kWhere, "sharded optimizer step: begin_update() must precede backward");
   Bucket& b = buckets_[next_start_++];
   if (!communicate_) return;
-  if (next_start_ - 1 - next_wait_ >= kMaxInFlight) comm_.wait(buckets_[next_wait_++].ticket);
+  if (next_start_ - 1 - next_wait_ >= kMaxInFlight) wait_bucket(next_wait_++);
+  if (TraceRecorder* trace = active_trace()) b.started_ns = trace->now_ns();
   if (sharded()) {
     b.ticket = comm_.start_reduce_update(grads_ + b.begin, params_ + b.begin, b.end - b.begin, b.begin,
                                          optimizer_update_, b.label.c_str());
@@ -107,13 +109,32 @@ void BucketedAllreduce::finish() {
   // reduced every step, on every rank, in the same order.
   while (next_start_ < buckets_.size()) start_next_bucket();
   if (communicate_) {
-    while (next_wait_ < buckets_.size()) comm_.wait(buckets_[next_wait_++].ticket);
+    while (next_wait_ < buckets_.size()) wait_bucket(next_wait_++);
   }
   if (sharded()) {
     optimizer().end_step();
     update_begun_ = false;
   }
   reset_step();
+}
+
+void BucketedAllreduce::wait_bucket(size_t i) {
+  const Bucket& b = buckets_[i];
+  {
+    ScopedTraceEvent event(b.label.c_str(), TraceCategory::kWait, static_cast<int64_t>(i));
+    comm_.wait(b.ticket);
+  }
+  if (TraceRecorder* trace = active_trace()) {
+    TraceRecord span;
+    span.name = b.label.c_str();
+    span.category = TraceCategory::kReduction;
+    span.lane = TraceLane::kReduction;
+    span.async = true;
+    span.number = static_cast<int64_t>(i);
+    span.start_ns = b.started_ns;
+    span.duration_ns = trace->now_ns() - b.started_ns;
+    trace->record(span);
+  }
 }
 
 bool BucketedAllreduce::shard_update(Optimizer& optimizer, float* params) {

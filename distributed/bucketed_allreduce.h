@@ -76,6 +76,7 @@ class BucketedAllreduce final : public GradientSync {
     size_t end = 0;
     size_t pending = 0;  // elements not yet reported ready this step
     int ticket = -1;
+    int64_t started_ns = 0;  // on the timeline, when tracing
     std::string label;
   };
 
@@ -96,6 +97,9 @@ class BucketedAllreduce final : public GradientSync {
   size_t bucket_of(size_t element) const { return (count_ - 1 - element) / bucket_elems_; }
   void start_completed_buckets();
   void start_next_bucket();
+  // Waits for bucket i; on the timeline, the wait and the bucket's span
+  // from its start to now (when this rank learns it is done).
+  void wait_bucket(size_t i);
   void reset_step();
 
   Communicator& comm_;

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/kernels/kernels.h"
 #include "core/parallel.h"
+#include "core/trace.h"
 
 namespace lockstep {
 
@@ -90,7 +91,10 @@ void BatchNormLayer::compute_batch_statistics(const float* x, int64_t m) {
   std::fill(moments_.begin(), moments_.end(), Moments{});
   for (int64_t k = 0; k < chunks(m); ++k)
     for (int64_t c = 0; c < C; ++c) merge_moments(moments_[c], chunk_moments_[k * C + c]);
-  if (comm_) comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
+  if (comm_) {
+    ScopedTraceEvent event(forward_label_.c_str(), TraceCategory::kCollective);
+    comm_->allreduce_moments(moments_.data(), C, forward_label_.c_str());
+  }
   global_count_ = C > 0 ? moments_[0].count : 0;
   for (int64_t c = 0; c < C; ++c) mean_[c] = moments_[c].mean;
 }
@@ -172,7 +176,10 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
     if (dbeta_) dbeta_[c] += static_cast<float>(sum_dy[c]);
   }
   if (!dx) return;
-  if (comm_) comm_->allreduce_sum(grad_sums_.data(), grad_sums_.size(), backward_label_.c_str());
+  if (comm_) {
+    ScopedTraceEvent event(backward_label_.c_str(), TraceCategory::kCollective);
+    comm_->allreduce_sum(grad_sums_.data(), grad_sums_.size(), backward_label_.c_str());
+  }
   if (global_count_ <= 0) return;
   const double inv_m = 1.0 / global_count_;
   for (int64_t c = 0; c < C; ++c) {

@@ -22,13 +22,18 @@ const OptionSpec kData{"data", "FILE[,LABELS]",
 
 const std::vector<CommandSpec>& command_specs() {
   static const std::vector<CommandSpec> specs = {
-      {"train", "trainer train CONFIG [--resume auto|PATH | --overwrite] [--set FIELD=VALUE ...]",
+      {"train", "trainer train CONFIG [--resume auto|PATH | --overwrite] [--trace FILE] [--set FIELD=VALUE ...]",
        "train a model; under mpirun/srun every rank trains a replica on its share of each global batch", 1,
        "CONFIG: protobuf text (.pbtxt) or JSON (.json) of lockstep.TrainConfig",
        {{"resume", "auto|PATH", "continue from the newest checkpoint of run_dir that verifies (auto) or from PATH"},
-        {"overwrite", "", "start over in a run_dir that holds a run (removes only the files a run writes)"}},
+        {"overwrite", "", "start over in a run_dir that holds a run (removes only the files a run writes)"},
+        {"trace", "FILE",
+         "write a timeline (Chrome trace / Perfetto JSON: forward and backward per layer, loss, optimizer, batch "
+         "assembly, gradient buckets and waits, collectives, validation, checkpoints) to FILE, relative to the "
+         "working directory; with several ranks one file per rank, FILE with .rankR before its extension; open it "
+         "in https://ui.perfetto.dev or chrome://tracing (same as --set profile.trace=FILE)"}},
        true,
-       {"trainer train launch/configs/fashion_mlp.pbtxt", "trainer train cfg.pbtxt --set epochs=5 --set optimizer.adam.learning_rate=0.01",
+       {"trainer train launch/configs/fashion_mlp.pbtxt", "trainer train cfg.pbtxt --trace trace.json --set max_steps=50", "trainer train cfg.pbtxt --set epochs=5 --set optimizer.adam.learning_rate=0.01",
         "mpirun -np 4 trainer train cfg.pbtxt --resume auto"}},
       {"evaluate",
        "trainer evaluate [CONFIG] (--model DIR|--checkpoint FILE) [--on validation|train | --data FILE[,LABELS]] "

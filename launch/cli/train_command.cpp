@@ -18,6 +18,7 @@
 #include "core/optim/optimizer.h"
 #include "core/summary.h"
 #include "core/threads.h"
+#include "core/trace_file.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
 #include "core/regular_file.h"
@@ -90,6 +91,47 @@ std::optional<CheckpointContents> resume(const Args& args, const TrainConfig& co
                 static_cast<long long>(progress.epoch() + 1), static_cast<long long>(progress.global_step()),
                 ckpt.header.world_size());
   return ckpt;
+}
+
+// --trace FILE (or the config's profile.trace): this rank's timeline file,
+// opened before anything is loaded, so a path that cannot be written is
+// said at once (exit 2). Null when no timeline is asked for.
+std::unique_ptr<TraceSession> open_trace(const Args& args, ConfigFile& file, Communicator& world) {
+  if (args.has("trace")) file.mutable_config().mutable_profile()->set_trace(args.get("trace"));
+  const ProfileSpec& profile = file.config().profile();
+  if (profile.trace().empty()) return nullptr;
+  const std::string where = args.has("trace") ? "--trace" : file.locate("profile.trace");
+  return std::make_unique<TraceSession>(profile.trace(), static_cast<size_t>(profile.max_events()), world.rank(),
+                                        world.size(), where);
+}
+
+// Runs training; with a timeline, records from a barrier just before it and
+// writes the file once the background checkpoint writer is done (no thread
+// records any more), also when training fails: here, while the layers and
+// buckets whose names the events point at still exist.
+bool fit_with_trace(Training& training, CallbackList& callbacks, TraceSession* trace, CheckpointWriter& writer,
+                    Communicator& world, bool say) {
+  if (!trace) return training.fit(callbacks);
+  trace->start(world);
+  bool finished = false;
+  try {
+    finished = training.fit(callbacks);
+  } catch (...) {
+    // The error already on its way is the one to report: these stay quiet.
+    try {
+      writer.wait_for_background();  // it records, and may have failed itself
+    } catch (...) {
+    }
+    try {
+      trace->finish();
+    } catch (...) {
+    }
+    throw;
+  }
+  writer.wait_for_background();
+  trace->finish();
+  if (say) std::printf("timeline: %s\n", trace->path().c_str());
+  return finished;
 }
 
 }  // namespace
@@ -167,6 +209,9 @@ int run_train(const Args& args, Runtime& runtime) {
   const bool root = world.rank() == 0;
   ConfigFile file = load_config(args);
   const TrainConfig& config = file.config();
+  // Declared before the checkpoint writer: destroyed after it, so the
+  // background writer thread, which records, has ended before the recorder.
+  const std::unique_ptr<TraceSession> trace = open_trace(args, file, world);
   // The first collective after start-up: bounded like start-up itself.
   world.set_timeout_seconds(runtime.startup_timeout_seconds());
   check_same_config_everywhere(config, world);
@@ -234,7 +279,7 @@ int run_train(const Args& args, Runtime& runtime) {
   callbacks.emplace<FaultInjection>(world.rank());
   if (resumed) callbacks.restore_state(*resumed);
 
-  const bool finished = training.fit(callbacks);
+  const bool finished = fit_with_trace(training, callbacks, trace.get(), writer, world, root && config.verbose() > 0);
   if (root && writer.skipped() > 0)
     std::printf("checkpoint: %lld periodic checkpoints skipped: the previous one was still being written "
                 "(checkpoint.when_busy: \"skip\")\n",

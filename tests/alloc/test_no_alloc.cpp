@@ -12,6 +12,7 @@
 #include "core/loss.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
+#include "core/trace.h"
 #include "core/training.h"
 #include "distributed/bucketed_allreduce.h"
 #include "distributed/local_communicator.h"
@@ -129,6 +130,19 @@ TEST_P(NoAllocation, ConvolutionalModelTrainingStepAllocatesNothing) {
   keras::Sequential g({8, 8, 2});
   g.add(keras::Conv2D(4, 3)).add(keras::GlobalAveragePooling2D()).add(keras::Dense(2).activation("softmax"));
   EXPECT_EQ(allocations_in_steps(config_for(g.spec(), GetParam(), 40), sync, world), 0);
+}
+
+// With the timeline on, each step records into the reserved events only.
+TEST_P(NoAllocation, TracedTrainingStepAllocatesNothing) {
+  LocalCommunicator world;
+  NoGradientSync sync;
+  TraceRecorder recorder(size_t{1} << 14);
+  set_active_trace(&recorder);
+  const long allocations = allocations_in_steps(config_for(article_model(), GetParam(), 48), sync, world);
+  set_active_trace(nullptr);
+  EXPECT_EQ(allocations, 0);
+  EXPECT_GT(recorder.recorded(), 100u);
+  EXPECT_EQ(recorder.dropped(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, NoAllocation, ::testing::Values("sgd", "adam", "adamw", "rmsprop"));
