@@ -134,6 +134,45 @@ bool fit_with_trace(Training& training, CallbackList& callbacks, TraceSession* t
   return finished;
 }
 
+// The loss, its label smoothing, and the labels checked against the model.
+Loss make_loss(const ConfigFile& file, const Data& data, int64_t output_width) {
+  const TrainConfig& config = file.config();
+  Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
+  located(file, [&] {
+    loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
+    loss.check_labels(data.train, output_width, "loss");
+    if (data.validation) loss.check_labels(*data.validation, output_width, "loss");
+  });
+  return loss;
+}
+
+// Rank 0, before the first step: the folders, no stale temporaries of a
+// crashed save, and the run's config.
+void prepare_run_dir(const TrainConfig& config) {
+  make_dirs(checkpoint_dir(config.run_dir()));
+  remove_stale_temporaries(config.run_dir());
+  write_text_file(run_file(config, "config.pbtxt"), to_text(config), false);
+}
+
+// What rank 0 says when training ends, and the exit status.
+int end_of_run(bool finished, const TrainConfig& config, const Training& training, const CheckpointWriter& writer,
+               const ModelCheckpoint& checkpoints, bool root) {
+  if (root && writer.skipped() > 0)
+    std::printf("checkpoint: %lld periodic checkpoints skipped: the previous one was still being written "
+                "(checkpoint.when_busy: \"skip\")\n",
+                static_cast<long long>(writer.skipped()));
+  if (!finished) {
+    if (root)
+      std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",
+                  static_cast<long long>(training.progress().global_step()), checkpoints.last_path().c_str(),
+                  kExitPreempted);
+    std::fflush(stdout);
+    return kExitPreempted;
+  }
+  if (root && config.verbose() > 0) std::printf("saved %s\n", run_file(config, "final/model.pb").c_str());
+  return 0;
+}
+
 }  // namespace
 
 void install_stop_signal_handlers() {
@@ -236,12 +275,7 @@ int run_train(const Args& args, Runtime& runtime) {
   if (root && config.verbose() > 0) print_load_summaries(data, config);
   check_data_fits(file, data.train, *model, "data");
   if (data.validation) check_data_fits(file, *data.validation, *model, "validation data");
-  Loss loss = located(file, [&] { return Loss(config.loss(), "loss"); });
-  located(file, [&] {
-    loss.set_label_smoothing(config.label_smoothing(), "label_smoothing");
-    loss.check_labels(data.train, model->output_width(), "loss");
-    if (data.validation) loss.check_labels(*data.validation, model->output_width(), "loss");
-  });
+  Loss loss = make_loss(file, data, model->output_width());
   auto optimizer = located(file, [&] { return make_optimizer(config.optimizer(), "optimizer"); });
   located(file, [&] { validate_schedule(config.lr_schedule(), "lr_schedule"); });
   model->connect(world, config.distributed().sync_batch_norm());
@@ -258,12 +292,7 @@ int run_train(const Args& args, Runtime& runtime) {
 
   const std::optional<CheckpointContents> resumed = resume(args, config, *model, *optimizer, training, world);
 
-  // ---- run directory ----
-  if (root) {
-    make_dirs(checkpoint_dir(config.run_dir()));
-    remove_stale_temporaries(config.run_dir());
-    write_text_file(run_file(config, "config.pbtxt"), to_text(config), false);
-  }
+  if (root) prepare_run_dir(config);
 
   // ---- the loop and what hooks into it ----
   CallbackList callbacks;
@@ -280,20 +309,7 @@ int run_train(const Args& args, Runtime& runtime) {
   if (resumed) callbacks.restore_state(*resumed);
 
   const bool finished = fit_with_trace(training, callbacks, trace.get(), writer, world, root && config.verbose() > 0);
-  if (root && writer.skipped() > 0)
-    std::printf("checkpoint: %lld periodic checkpoints skipped: the previous one was still being written "
-                "(checkpoint.when_busy: \"skip\")\n",
-                static_cast<long long>(writer.skipped()));
-  if (!finished) {
-    if (root)
-      std::printf("stopped by signal at step %lld: checkpoint written to %s; exit status %d (resume with --resume auto)\n",
-                  static_cast<long long>(training.progress().global_step()), checkpoints.last_path().c_str(),
-                  kExitPreempted);
-    std::fflush(stdout);
-    return kExitPreempted;
-  }
-  if (root && config.verbose() > 0) std::printf("saved %s\n", run_file(config, "final/model.pb").c_str());
-  return 0;
+  return end_of_run(finished, config, training, writer, checkpoints, root);
 }
 
 }  // namespace lockstep::cli
