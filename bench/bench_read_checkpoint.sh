@@ -26,7 +26,7 @@ run_dir: "$dir/run"
 verbose: 0
 threads: 1
 EOF
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$build/bin/trainer" train "$dir/big.pbtxt" >/dev/null
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$build/bin/trainer" train "$dir/big.pbtxt" --overwrite >/dev/null
 ckpt="$dir/run/final/model.pb"
 "$python" - "$PWD/launch/python" "$ckpt" <<'PY'
 import os, resource, statistics, subprocess, sys, time
