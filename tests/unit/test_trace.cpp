@@ -22,11 +22,13 @@
 #include "core/output_file.h"
 #include "core/trace.h"
 #include "core/trace_file.h"
+#include "temp_files.h"
 
 namespace lockstep {
 namespace {
 
 namespace pb = google::protobuf;
+using test_files::temp_dir;
 
 // Makes `recorder` the active one for a scope.
 struct Activate {
@@ -34,12 +36,6 @@ struct Activate {
   ~Activate() { set_active_trace(nullptr); }
 };
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/lockstep_trace_XXXXXX";
-  const char* dir = mkdtemp(pattern);
-  EXPECT_NE(dir, nullptr);
-  return dir;
-}
 
 pb::Struct parse_json_file(const std::string& path) {
   std::ifstream in(path);
@@ -103,7 +99,7 @@ TEST(Trace, JsonIsChromeTraceWithRanksLanesAndArguments) {
     bucket.duration_ns = 2250;
     recorder.record(bucket);
   }
-  const std::string path = temp_dir() + "/t.json";
+  const std::string path = temp_dir("trace") + "/t.json";
   OutputFile out(path, OutputFile::Mode::kTruncate);
   recorder.write_json(out, 3, 4);
   out.close();
@@ -183,7 +179,7 @@ TEST(TraceFile, OneFilePerRankWithTheRankBeforeTheExtension) {
 }
 
 TEST(TraceFile, AFolderOrAMissingFolderIsAnInputErrorBeforeTraining) {
-  const std::string dir = temp_dir();
+  const std::string dir = temp_dir("trace");
   try {
     TraceSession session(dir, 4, 0, 1, "--trace");
     FAIL() << "a folder was accepted";
@@ -202,7 +198,7 @@ TEST(TraceFile, AFolderOrAMissingFolderIsAnInputErrorBeforeTraining) {
 }
 
 TEST(TraceFile, ASessionRecordsFromStartAndWritesAtFinish) {
-  const std::string path = temp_dir() + "/t.json";
+  const std::string path = temp_dir("trace") + "/t.json";
   LocalCommunicator world;
   TraceSession session(path, 16, 0, 1, "--trace");
   { ScopedTraceEvent before("loss", TraceCategory::kLoss); }  // not started: off
@@ -225,7 +221,7 @@ TEST(TraceFile, ASessionRecordsFromStartAndWritesAtFinish) {
 // A session ended by an error before finish() leaves a valid file without
 // events: their names may point into objects already destroyed.
 TEST(TraceFile, WithoutFinishTheFileHoldsNoEvents) {
-  const std::string path = temp_dir() + "/t.json";
+  const std::string path = temp_dir("trace") + "/t.json";
   LocalCommunicator world;
   {
     TraceSession session(path, 16, 0, 1, "--trace");
