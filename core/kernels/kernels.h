@@ -69,6 +69,10 @@ struct BatchNormRows {
   const double* mean_dy;       // input gradient: Σ_g dy / M
   const double* mean_dy_xhat;  // and Σ_g dy·xhat / M
   bool relu;                   // a following relu runs in the same pass
+  // The tensor is too large for the caches (BatchNormLayer decides): the
+  // backward loops then run on 256-bit vectors where the path has 512-bit
+  // ones (variant.inc says why). Same operations, same bits.
+  bool large = false;
 };
 
 struct Table {

@@ -41,6 +41,15 @@ namespace {
 // its second pass reads from the cache the first pass filled.
 constexpr int64_t kChunkRows = 2048;
 
+// From this size of a rank's activations on, backward's loops stream their
+// three tensors from memory (BatchNormRows::large): between the 4 MB where
+// the 512-bit loops were still as fast and the 12.8 MB where they were 1.8x
+// slower on an AMD EPYC (bench/README.md).
+constexpr int64_t kLargeTensorBytes = int64_t{8} << 20;
+bool is_large(int64_t values, int64_t C) {
+  return values * C * static_cast<int64_t>(sizeof(float)) >= kLargeTensorBytes;
+}
+
 // The loops (normalize, gradient sums, input gradient, chunk moments) are
 // in core/kernels/variant.inc, one copy per ISA path: each recomputes xhat
 // as forward does, bit for bit.
@@ -142,7 +151,8 @@ void BatchNormLayer::forward(const StepContext& ctx, const float* x, float* y, i
 void BatchNormLayer::gradient_sums(const float* x, const float* y, const float* dy, int64_t m) {
   const bool relu = relu_;
   const int64_t C = channels_;
-  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), nullptr, nullptr, nullptr, nullptr, relu};
+  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), nullptr, nullptr,
+                                  nullptr, nullptr, relu, is_large(m, C)};
   const kernels::Table& kern = kernels::table();
   parallel_ranges(chunks(m), 1, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
@@ -187,7 +197,8 @@ void BatchNormLayer::backward(const StepContext& ctx, const float* x, const floa
     sum_dy[c] *= inv_m;
     sum_dy_xhat[c] *= inv_m;
   }
-  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), scale_.data(), nullptr, sum_dy, sum_dy_xhat, relu};
+  const kernels::BatchNormRows bn{C, mean_.data(), inv_std_.data(), scale_.data(), nullptr,
+                                  sum_dy, sum_dy_xhat, relu, is_large(m, C)};
   const kernels::Table& k = kernels::table();
   parallel_ranges(m, 1, [&](int64_t begin, int64_t end) { k.bn_input_gradient(bn, x, y, dy, dx, begin, end); }, C);
 }

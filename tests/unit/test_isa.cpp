@@ -162,9 +162,10 @@ TEST(IsaKernels, BatchNormAgreesAcrossPaths) {
   const std::vector<float> y = random_floats(rows * C, 8);
   std::vector<double> mean(C), mean_dy(C), mean_dy_xhat(C);
   for (int64_t c = 0; c < C; ++c) mean[c] = 0.1 * c - 0.5, mean_dy[c] = 0.01 * c, mean_dy_xhat[c] = -0.02 * c;
-  for (bool relu : {false, true}) {
+  // large: the backward loops' 256-bit copies on the avx512 path.
+  for (const auto& [relu, large] : {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
     const kernels::BatchNormRows bn{C, mean.data(), inv_std.data(), scale.data(), shift.data(),
-                                    mean_dy.data(), mean_dy_xhat.data(), relu};
+                                    mean_dy.data(), mean_dy_xhat.data(), relu, large};
     expect_paths_agree("bn_moments", [&](const Table& t) {
       std::vector<double> s(C), d(C);
       t.bn_moments(x.data(), rows, C, s.data(), d.data());
