@@ -72,7 +72,11 @@ uint64_t Conv2DLayer::scratch_bytes(int64_t max_rows) const {
   if (!patches_are_input()) {
     const int64_t block = std::min(block_samples_, max_rows);
     const uint64_t patches = rows_bytes(checked_mul(block, positions(), at, "patch rows"), patch_width(), sizeof(float), at);
-    bytes = add_bytes(bytes, mul_bytes(2 * parts, patches, at), at);
+    bytes = add_bytes(bytes, mul_bytes(parts, patches, at), at);  // dpatches
+    const uint64_t kept =
+        keeps_patches() ? rows_bytes(checked_mul(max_rows, positions(), at, "patch rows"), patch_width(), sizeof(float), at)
+                        : mul_bytes(parts, patches, at);
+    bytes = add_bytes(bytes, kept, at);
   }
   if (parts > 1)
     bytes = add_bytes(bytes, mul_bytes(parts, rows_bytes(patch_width(), options_.filters, sizeof(float), at), at), at);
@@ -88,14 +92,22 @@ void Conv2DLayer::reserve(int64_t max_rows) {
   reserved_parts_ = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(parallel_parts_available(), blocks(max_rows))));
   if (!patches_are_input()) {
     const int64_t block = std::min(block_samples_, max_rows);
-    patches_.assign(static_cast<size_t>(reserved_parts_ * block * positions() * patch_width()), 0.0f);
-    dpatches_.assign(patches_.size(), 0.0f);
+    dpatches_.assign(static_cast<size_t>(reserved_parts_ * block * positions() * patch_width()), 0.0f);
+    patches_.assign(keeps_patches() ? static_cast<size_t>(max_rows * positions() * patch_width()) : dpatches_.size(),
+                    0.0f);
+    if (keeps_patches()) kept_patches_ = patches_.data();
   }
   if (reserved_parts_ > 1) dkernel_parts_.assign(static_cast<size_t>(reserved_parts_ * patch_width() * options_.filters), 0.0f);
 }
 
 bool Conv2DLayer::patches_are_input() const {
   return options_.kernel_h == 1 && options_.kernel_w == 1 && options_.stride_h == 1 && options_.stride_w == 1;
+}
+
+bool Conv2DLayer::keeps_patches() const { return !patches_are_input() && patch_width() <= options_.filters; }
+
+float* Conv2DLayer::block_patches(int64_t first, float* room) const {
+  return kept_patches_ ? kept_patches_ + first * positions() * patch_width() : room;
 }
 
 kernels::ConvGeometry Conv2DLayer::geometry() const {
@@ -145,8 +157,9 @@ void Conv2DLayer::forward_blocks(const float* x, float* z, int64_t rows, int64_t
     float* zb = z + first * positions_per_sample * F;
     const float* a = x + first * positions_per_sample * P;  // 1x1: the input rows are the patches
     if (!patches_are_input()) {
-      gather_patches(x, first, count, patches, alone);
-      a = patches;
+      float* block = block_patches(first, patches);
+      gather_patches(x, first, count, block, alone);
+      a = block;
     }
     float beta = 0.0f;
     if (bias_) {  // start from the bias so the product accumulates onto it
@@ -166,7 +179,7 @@ void Conv2DLayer::forward(const StepContext&, const float* x, float* y, int64_t 
   if (rows == 0) return;
   float* z = options_.activation.is_linear() ? y : z_.data();
   const int parts = parts_for(rows);
-  const size_t room = patches_.size() / static_cast<size_t>(std::max(1, reserved_parts_));
+  const size_t room = dpatches_.size() / static_cast<size_t>(std::max(1, reserved_parts_));
   if (parts <= 1) {
     forward_blocks(x, z, rows, 0, blocks(rows), patches_.data(), true);
   } else {
@@ -188,7 +201,9 @@ void Conv2DLayer::backward_blocks(const float* x, const float* dz, float* dx, in
     const int64_t m = count * positions_per_sample;
     const float* dzb = dz + first * positions_per_sample * F;
     const float* a = x + first * positions_per_sample * P;
-    if (!patches_are_input()) {
+    if (keeps_patches()) {
+      a = block_patches(first, patches);  // forward's
+    } else if (!patches_are_input()) {
       gather_patches(x, first, count, patches, alone);
       a = patches;
     }
@@ -226,7 +241,7 @@ void Conv2DLayer::backward(const StepContext&, const float* x, const float* y, c
     backward_blocks(x, dz, dx, rows, 0, blocks(rows), patches_.data(), dpatches_.data(), dkernel_, true);
     return;
   }
-  const size_t room = patches_.size() / static_cast<size_t>(reserved_parts_);
+  const size_t room = dpatches_.size() / static_cast<size_t>(reserved_parts_);
   const size_t kernel_size = static_cast<size_t>(P * F);
   parallel_parts(blocks(rows), parts, [&](int part, int64_t begin, int64_t end) {
     float* partial = dkernel_parts_.data() + part * kernel_size;

@@ -144,9 +144,7 @@ TEST(ParallelLayers, TwoThreadsGiveTheBitsOfOne) {
 // block is computed as on one thread, so y and dx keep their bits; the
 // kernel gradient sums the two halves apart, so it may differ in the last
 // bits only.
-TEST(ParallelLayers, Conv2DOnTwoThreadsSplitsBlocks) {
-  const LayerSpec conv = keras::Conv2D(8, 3).padding("same");
-  const Shape image = {32, 32, 3};  // 110 KB of patches per sample: several blocks in 64 samples
+void expect_two_threads_split_blocks(const LayerSpec& conv, const Shape& image) {
   const auto run = [&](int threads, std::vector<float>* dkernel) {
     ModelSpec spec;
     for (int64_t d : image) spec.add_input_shape(static_cast<int>(d));
@@ -178,6 +176,14 @@ TEST(ParallelLayers, Conv2DOnTwoThreadsSplitsBlocks) {
   EXPECT_EQ(one, two);
   ASSERT_EQ(dk1.size(), dk2.size());
   for (size_t i = 0; i < dk1.size(); ++i) EXPECT_NEAR(dk1[i], dk2[i], 1e-5 * (1 + std::fabs(dk1[i]))) << i;
+}
+
+TEST(ParallelLayers, Conv2DOnTwoThreadsSplitsBlocks) {
+  // 110 KB of patches per sample: several blocks in 64 samples.
+  expect_two_threads_split_blocks(keras::Conv2D(8, 3).padding("same"), {32, 32, 3});
+  // Patch rows (9 values) no wider than the filters (16): the batch's
+  // patches are kept for backward, each part writing its own blocks.
+  expect_two_threads_split_blocks(keras::Conv2D(16, 3).padding("same"), {32, 32, 1});
 }
 
 }  // namespace

@@ -57,6 +57,9 @@ std::vector<ConvGeometry> conv_geometries() {
       {"k2_dilation2_valid_nobias", conv(2, {2}).dilation_rate(2).use_bias(false), {5, 6, 2}},
       {"k3_dilation2x1_same", conv(2, {3}).dilation_rate({2, 1}).padding("same"), {6, 5, 2}},
       {"k3_same_stride2_one_filter", conv(1, {3}).strides(2).padding("same"), {6, 6, 1}, 3},
+      // Patch rows no wider than the filters: backward reuses forward's patches.
+      {"k3_same_kept_patches", conv(12, {3}).padding("same").activation("tanh"), {5, 6, 1}, 3},
+      {"k2_stride2_kept_patches", conv(5, {2}).strides(2), {6, 5, 1}, 3},
   };
 }
 
@@ -252,6 +255,9 @@ TEST(Conv2D, BatchSpanningSeveralBlocksIsItsSamples) {
   // 1x1, stride 1: the input rows are the patches (no gather); just over
   // 1 MB per sample.
   expect_batch_is_its_samples(keras::Conv2D(3, 1).bias_initializer("uniform"), {33, 32, 256});
+  // Patch rows (25 values) no wider than the filters (32): forward's
+  // patches of the whole batch are kept for backward; 160 KB per sample.
+  expect_batch_is_its_samples(keras::Conv2D(32, 5).padding("same").bias_initializer("uniform"), {40, 40, 1});
 }
 
 // ---------------------------------------------------------------------------
