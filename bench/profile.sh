@@ -14,7 +14,7 @@
 # which takes seconds on a loaded machine. The samples are grouped by the function
 # they landed in (self time, not inclusive):
 #   matrix products   OpenBLAS sgemm: kernel, packing (copy) and cblas entry
-#   im2col gather     Conv2DLayer::gather_patches and conv2d.cpp's copy_run:
+#   im2col gather     Conv2DLayer::gather_patches and its kernel (conv_gather):
 #                     patches from the input, per block (forward, and again in
 #                     backward: blocks are rebuilt)
 #   im2col scatter    Conv2DLayer::scatter_patches: the patch gradient added
@@ -73,14 +73,14 @@ ms, config, batch, threads = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.a
 # lambdas and OpenMP outlined copies too (the name is in the symbol).
 groups = [
     ("matrix products", r"sgemm|gemm_|cblas_"),
-    ("im2col gather", r"Conv2DLayer::gather_patches|\(anonymous namespace\)::copy_run"),
-    ("im2col scatter", r"Conv2DLayer::scatter_patches"),
+    ("im2col gather", r"Conv2DLayer::gather_patches|kernels::.*::conv_gather"),
+    ("im2col scatter", r"Conv2DLayer::scatter_patches|kernels::.*::conv_scatter"),
     ("Conv2D bias, rest", r"Conv2DLayer::"),
-    ("pooling", r"(Max|Average|GlobalAverage)Pooling2DLayer"),
-    ("BatchNorm", r"BatchNorm"),
+    ("pooling", r"(Max|Average|GlobalAverage)Pooling2DLayer|kernels::.*::(max|average)_pool"),
+    ("BatchNorm", r"BatchNorm|kernels::.*::bn_"),
     ("activations", r"activation_|blockwise|forward_rows|backward_rows"),
-    ("dropout", r"Dropout"),
-    ("optimizer", r"Optimizer::(step|update|apply)"),
+    ("dropout", r"Dropout|kernels::.*::dropout"),
+    ("optimizer", r"Optimizer::(step|update|apply)|kernels::.*::(adam|sgd|rmsprop)"),
     ("loss", r"Loss::|expf|logf|exp_|log_"),
     ("copies, zeroing", r"memmove|memcpy|memset"),
     ("pool threads waiting", r"^libgomp"),

@@ -70,13 +70,12 @@ uint64_t Conv2DLayer::scratch_bytes(int64_t max_rows) const {
   const uint64_t parts =
       static_cast<uint64_t>(std::max<int64_t>(1, std::min<int64_t>(parallel_parts_available(), blocks(max_rows))));
   if (!patches_are_input()) {
-    const int64_t block = std::min(block_samples_, max_rows);
-    const uint64_t patches = rows_bytes(checked_mul(block, positions(), at, "patch rows"), patch_width(), sizeof(float), at);
-    bytes = add_bytes(bytes, mul_bytes(parts, patches, at), at);  // dpatches
-    const uint64_t kept =
-        keeps_patches() ? rows_bytes(checked_mul(max_rows, positions(), at, "patch rows"), patch_width(), sizeof(float), at)
-                        : mul_bytes(parts, patches, at);
-    bytes = add_bytes(bytes, kept, at);
+    const auto patches_of = [&](int64_t samples) {
+      return rows_bytes(checked_mul(samples, positions(), at, "patch rows"), patch_width(), sizeof(float), at);
+    };
+    const uint64_t block = patches_of(std::min(block_samples_, max_rows));
+    bytes = add_bytes(bytes, mul_bytes(parts, block, at), at);  // dpatches
+    bytes = add_bytes(bytes, keeps_patches() ? patches_of(max_rows) : mul_bytes(parts, block, at), at);
   }
   if (parts > 1)
     bytes = add_bytes(bytes, mul_bytes(parts, rows_bytes(patch_width(), options_.filters, sizeof(float), at), at), at);
