@@ -36,7 +36,7 @@ mkdir fx
 # by the synopsis (`usage:`, indented lines, a blank line), as git does.
 one_line() {
   [[ $(grep -c '' "$1") -eq 1 ]] && return 0
-  head -1 "$1" | grep -q '^error: usage: ' && ! tail -n +2 "$1" | grep -Evq '^(  |usage:$|CONFIG is |$)'
+  head -1 "$1" | grep -q '^error: usage: ' && ! grep -Evq '^(  |usage:$|CONFIG is |$)' <(tail -n +2 "$1")
 }
 
 # check_row NAME WANT REGEX: the last command's status and output, in
@@ -58,7 +58,9 @@ check_row() {
     else
       pass
     fi
-  elif ! cat "$out" "$err" | grep -Eq "$regex"; then
+  # grep reads the files itself: under pipefail, `cat | grep -q` fails
+  # when grep stops at the first match while cat is still writing (SIGPIPE).
+  elif ! grep -Eq "$regex" "$out" "$err"; then
     fail "$name: no line '${regex}' in the output: $(head -c 1500 "$out") $(head -c 1500 "$err")"
   else
     pass
