@@ -16,7 +16,7 @@
 #   matrix products   OpenBLAS sgemm: kernel, packing (copy) and cblas entry
 #   im2col gather     Conv2DLayer::gather_patches and its kernel (conv_gather):
 #                     patches from the input, per block (forward, and again in
-#                     backward: blocks are rebuilt)
+#                     backward unless the layer keeps forward's)
 #   im2col scatter    Conv2DLayer::scatter_patches: the patch gradient added
 #                     back onto dx
 #   Conv2D bias, rest Conv2DLayer::forward/backward's own loops (bias preload,

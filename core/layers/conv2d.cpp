@@ -200,7 +200,7 @@ void Conv2DLayer::backward_blocks(const float* x, const float* dz, float* dx, in
     const int64_t m = count * positions_per_sample;
     const float* dzb = dz + first * positions_per_sample * F;
     const float* a = x + first * positions_per_sample * P;
-    if (keeps_patches()) {
+    if (kept_patches_) {
       a = block_patches(first, patches);  // forward's
     } else if (!patches_are_input()) {
       gather_patches(x, first, count, patches, alone);

@@ -7,9 +7,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -35,7 +33,6 @@ struct Activate {
   explicit Activate(TraceRecorder& r) { set_active_trace(&r); }
   ~Activate() { set_active_trace(nullptr); }
 };
-
 
 pb::Struct parse_json_file(const std::string& path) {
   std::ifstream in(path);
